@@ -1,0 +1,165 @@
+"""Value structs shared by every layer: the stored facts of one organization, indexed for decisions.
+
+`OrganizationView` is what the decision path reads. It is built from plain rows (by the store, from
+PostgreSQL; by tests and policy-test files, from literals) and never mutated: a change to an
+organization replaces its view whole, so readers never see a half-applied change.
+"""
+
+from collections.abc import Iterable
+from uuid import UUID
+
+import msgspec
+
+
+class UserRef(msgspec.Struct, frozen=True):
+    """What decisions need of a user: who it is and whether it may act."""
+
+    id: int
+    uuid: UUID
+    is_active: bool = True
+
+
+class Organization(msgspec.Struct, frozen=True):
+    id: UUID
+    name: str
+    features: frozenset[str]
+    members_can_use_personal_api_keys: bool = True
+
+
+class Membership(msgspec.Struct, frozen=True):
+    id: UUID
+    user_id: int
+    level: int
+
+
+class Project(msgspec.Struct, frozen=True):
+    id: int
+    organization_id: UUID
+    access_control: bool = False
+
+
+class ExplicitMembership(msgspec.Struct, frozen=True):
+    project_id: int
+    membership_id: UUID
+    level: int
+
+
+class StoredObject(msgspec.Struct, frozen=True):
+    """A row of `resources`: an object of some resource type in a project."""
+
+    project_id: int
+    resource: str
+    resource_id: str
+    created_by_id: int | None = None
+    restriction_level: int | None = None
+
+
+class AccessControlRow(msgspec.Struct, frozen=True):
+    project_id: int
+    resource: str
+    resource_id: str | None
+    access_level: str
+    member_id: UUID | None = None
+    role_id: UUID | None = None
+
+
+class RoleMembership(msgspec.Struct, frozen=True):
+    role_id: UUID
+    user_id: int
+
+
+class DashboardPrivilege(msgspec.Struct, frozen=True):
+    project_id: int
+    dashboard_id: str
+    user_id: int
+    level: int
+
+
+class InsightPlacement(msgspec.Struct, frozen=True):
+    project_id: int
+    insight_id: str
+    dashboard_id: str
+
+
+ObjectKey = tuple[int, str, str]
+"""(project_id, resource, resource_id)"""
+
+RowsKey = tuple[int, str, str | None]
+"""(project_id, resource, resource_id or None for resource-wide rows)"""
+
+
+class OrganizationView:
+    """One organization's facts, indexed for O(1) lookups by user, project, object and role."""
+
+    __slots__ = (
+        "access_rows",
+        "explicit_levels",
+        "insight_dashboards",
+        "memberships_by_id",
+        "memberships_by_user",
+        "object_rows_by_type",
+        "objects",
+        "organization",
+        "privileges",
+        "projects",
+        "role_ids_by_user",
+        "row_count",
+    )
+
+    def __init__(
+        self,
+        organization: Organization,
+        *,
+        memberships: Iterable[Membership] = (),
+        projects: Iterable[Project] = (),
+        explicit_memberships: Iterable[ExplicitMembership] = (),
+        objects: Iterable[StoredObject] = (),
+        access_controls: Iterable[AccessControlRow] = (),
+        role_memberships: Iterable[RoleMembership] = (),
+        privileges: Iterable[DashboardPrivilege] = (),
+        insight_placements: Iterable[InsightPlacement] = (),
+    ) -> None:
+        self.organization = organization
+        self.memberships_by_user: dict[int, Membership] = {m.user_id: m for m in memberships}
+        self.memberships_by_id: dict[UUID, Membership] = {m.id: m for m in self.memberships_by_user.values()}
+        self.projects: dict[int, Project] = {p.id: p for p in projects}
+        self.explicit_levels: dict[tuple[int, UUID], int] = {
+            (e.project_id, e.membership_id): e.level for e in explicit_memberships
+        }
+        self.objects: dict[ObjectKey, StoredObject] = {
+            (o.project_id, o.resource, o.resource_id): o for o in objects
+        }
+        rows: dict[RowsKey, list[AccessControlRow]] = {}
+        rows_by_type: dict[tuple[int, str], list[AccessControlRow]] = {}
+        for row in access_controls:
+            rows.setdefault((row.project_id, row.resource, row.resource_id), []).append(row)
+            if row.resource_id is not None:
+                rows_by_type.setdefault((row.project_id, row.resource), []).append(row)
+        self.access_rows: dict[RowsKey, tuple[AccessControlRow, ...]] = {k: tuple(v) for k, v in rows.items()}
+        self.object_rows_by_type: dict[tuple[int, str], tuple[AccessControlRow, ...]] = {
+            k: tuple(v) for k, v in rows_by_type.items()
+        }
+        roles: dict[int, set[UUID]] = {}
+        for rm in role_memberships:
+            roles.setdefault(rm.user_id, set()).add(rm.role_id)
+        self.role_ids_by_user: dict[int, frozenset[UUID]] = {k: frozenset(v) for k, v in roles.items()}
+        self.privileges: dict[tuple[int, str, int], int] = {
+            (p.project_id, p.dashboard_id, p.user_id): p.level for p in privileges
+        }
+        placements: dict[tuple[int, str], list[str]] = {}
+        for placement in insight_placements:
+            placements.setdefault((placement.project_id, placement.insight_id), []).append(placement.dashboard_id)
+        self.insight_dashboards: dict[tuple[int, str], tuple[str, ...]] = {
+            k: tuple(v) for k, v in placements.items()
+        }
+        self.row_count = (
+            1
+            + len(self.memberships_by_user)
+            + len(self.projects)
+            + len(self.explicit_levels)
+            + len(self.objects)
+            + sum(len(v) for v in self.access_rows.values())
+            + sum(len(v) for v in self.role_ids_by_user.values())
+            + len(self.privileges)
+            + sum(len(v) for v in self.insight_dashboards.values())
+        )
