@@ -1,0 +1,148 @@
+"""Service configuration: ACL_* environment variables (SPEC §5.6), read once at startup.
+
+`load_settings` takes the environment as an argument instead of reading `os.environ`, so tests and
+the CLI decide what the service sees; nothing here runs at import time.
+"""
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+import acl_service
+
+TokenRole = Literal["admin", "check"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+TOKEN_ROLES: tuple[TokenRole, ...] = ("admin", "check")
+LOG_LEVELS: tuple[LogLevel, ...] = ("debug", "info", "warning", "error")
+PERSONAL_API_KEY_PREFIX = "phx_"
+
+# The test suite's own variable: developers export it in the shell they also run the service from.
+IGNORED_VARIABLES = frozenset({"ACL_TEST_DATABASE_URL"})
+
+
+class SettingsError(Exception):
+    """A missing or malformed ACL_* variable; the message is one line naming it."""
+
+
+class ServiceToken(msgspec.Struct, frozen=True):
+    role: TokenRole
+    token: str
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str | None
+    data_dir: Path
+    policy_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    service_tokens: tuple[ServiceToken, ...] = ()
+    decision_cache_size: int = 100_000
+    fact_index_max_rows: int = 1_000_000
+    min_revision_wait_ms: int = 2000
+    log_level: LogLevel = "info"
+
+
+def default_data_dir(environ: Mapping[str, str]) -> Path:
+    # pgserver run as root chowns the data folder to its own system user and opens every parent
+    # folder to others (o+rx): under root's home that would expose /root, so root gets a system path.
+    if os.geteuid() == 0:
+        return Path("/var/lib/acl-service")
+    xdg_data_home = environ.get("XDG_DATA_HOME")
+    if xdg_data_home:
+        return Path(xdg_data_home) / "acl-service"
+    home = environ.get("HOME")
+    return (Path(home) if home else Path.home()) / ".local" / "share" / "acl-service"
+
+
+def default_policy_dir() -> Path:
+    return Path(acl_service.__file__).resolve().parent.parent / "policies"
+
+
+def parse_int(name: str, raw: str, minimum: int, maximum: int = 2**63 - 1) -> int:
+    try:
+        value = int(raw.strip(), 10)
+    except ValueError:
+        raise SettingsError(f"{name}: expected an integer, got {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise SettingsError(f"{name}: expected an integer from {minimum} to {maximum}, got {value}")
+    return value
+
+
+def parse_service_tokens(name: str, raw: str) -> tuple[ServiceToken, ...]:
+    # Messages name entries by position and never echo a token: they end up in logs.
+    tokens: list[ServiceToken] = []
+    seen: set[str] = set()
+    for position, entry in enumerate(raw.split(","), start=1):
+        role, separator, token = entry.strip().partition(":")
+        if not separator or not token:
+            raise SettingsError(f"{name}: entry {position} is not of the form role:token")
+        if role not in TOKEN_ROLES:
+            raise SettingsError(f"{name}: entry {position} has role {role!r}; roles are admin, check")
+        if token.startswith(PERSONAL_API_KEY_PREFIX):
+            raise SettingsError(
+                f"{name}: entry {position} starts with {PERSONAL_API_KEY_PREFIX!r}, "
+                "which is reserved for personal API keys"
+            )
+        if any(character.isspace() for character in token):
+            raise SettingsError(f"{name}: entry {position} contains whitespace")
+        if token in seen:
+            raise SettingsError(f"{name}: entry {position} repeats an earlier token")
+        seen.add(token)
+        tokens.append(ServiceToken(role=role, token=token))
+    return tuple(tokens)
+
+
+def parse_log_level(name: str, raw: str) -> LogLevel:
+    level = raw.strip().lower()
+    for known in LOG_LEVELS:
+        if level == known:
+            return known
+    raise SettingsError(f"{name}: expected one of {', '.join(LOG_LEVELS)}, got {raw!r}")
+
+
+def parse_text(name: str, raw: str) -> str:
+    if not raw.strip():
+        raise SettingsError(f"{name}: must not be empty")
+    return raw.strip()
+
+
+def parse_path(name: str, raw: str) -> Path:
+    return Path(parse_text(name, raw)).expanduser()
+
+
+PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
+    "ACL_DATABASE_URL": ("database_url", parse_text),
+    "ACL_DATA_DIR": ("data_dir", parse_path),
+    "ACL_POLICY_DIR": ("policy_dir", parse_path),
+    "ACL_HOST": ("host", parse_text),
+    "ACL_PORT": ("port", lambda name, raw: parse_int(name, raw, 1, 65535)),
+    "ACL_WORKERS": ("workers", lambda name, raw: parse_int(name, raw, 1, 64)),
+    "ACL_SERVICE_TOKENS": ("service_tokens", parse_service_tokens),
+    "ACL_DECISION_CACHE_SIZE": ("decision_cache_size", lambda name, raw: parse_int(name, raw, 0)),
+    "ACL_FACT_INDEX_MAX_ROWS": ("fact_index_max_rows", lambda name, raw: parse_int(name, raw, 1)),
+    "ACL_MIN_REVISION_WAIT_MS": ("min_revision_wait_ms", lambda name, raw: parse_int(name, raw, 0, 600_000)),
+    "ACL_LOG_LEVEL": ("log_level", parse_log_level),
+}
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    values: dict[str, object] = {}
+    for name in sorted(environ):
+        if not name.startswith("ACL_") or name in IGNORED_VARIABLES:
+            continue
+        if name not in PARSERS:
+            raise SettingsError(f"{name}: unknown setting; known settings are {', '.join(PARSERS)}")
+        field, parse = PARSERS[name]
+        # An empty ACL_SERVICE_TOKENS means "none configured", as when unset.
+        if name == "ACL_SERVICE_TOKENS" and not environ[name].strip():
+            continue
+        values[field] = parse(name, environ[name])
+    values.setdefault("database_url", None)
+    values.setdefault("data_dir", default_data_dir(environ))
+    values.setdefault("policy_dir", default_policy_dir())
+    return Settings(**values)  # type: ignore[arg-type]
