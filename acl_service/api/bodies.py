@@ -1,0 +1,229 @@
+"""Request bodies: JSON into msgspec Structs, every failure as the 400 envelope of SPEC §6.
+
+msgspec validates types and `Meta` bounds and stops at the first problem; its message names the
+problem and the JSON path. The message is only used to find *which* check failed and *where*: the
+wording the API promises comes from the target type (found with `msgspec.inspect` at that path) and
+from the offending JSON value (found in an untyped decode of the same body). A second pass over the
+decoded value adds what `Meta` cannot say: no NUL characters anywhere, and strings with
+`min_length >= 1` must not be blank after stripping whitespace.
+
+Body Structs should set `forbid_unknown_fields=True` and use the annotated types below.
+"""
+
+import re
+from typing import Annotated, Any, Final, TypeVar
+
+import msgspec
+from msgspec import Meta
+from msgspec import inspect as mi
+
+from acl_service.errors import InvalidInput
+
+T = TypeVar("T")
+
+MAX_BIGINT: Final = 2**63 - 1
+MAX_BATCH: Final = 10_000
+
+PositiveId = Annotated[int, Meta(ge=1, le=MAX_BIGINT)]
+NonNegativeInt = Annotated[int, Meta(ge=0, le=MAX_BIGINT)]
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+Label = Annotated[str, Meta(min_length=1, max_length=40)]
+Email = Annotated[str, Meta(min_length=1, max_length=254)]
+PersonName = Annotated[str, Meta(max_length=150)]
+ResourceId = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=36,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+        # A pattern failure reads as this message instead of a regex (see `pattern_message`).
+        extra={"invalid_message": "Enter a valid resource id."},
+    ),
+]
+
+PathSegment = str | int
+
+MISSING_FIELD = re.compile(r"^Object missing required field `(?P<field>.*)`$")
+UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<field>.*)`$")
+LOWER_BOUND = re.compile(r"^Expected `\w+` (?:of length )?>= (?P<bound>-?\d+)$")
+UPPER_BOUND = re.compile(r"^Expected `\w+` (?:of length )?<= (?P<bound>-?\d+)$")
+PATH_SEGMENT = re.compile(r"\.(?P<key>[^.\[]+)|\[(?P<index>\d+)\]|\[\.\.\.\]")
+
+
+def decode_body(raw: bytes, body_type: type[T]) -> T:
+    """Decode a JSON request body; an empty body is an empty object, as DRF treats it."""
+    if not raw.strip():
+        raw = b"{}"
+    try:
+        value = msgspec.json.decode(raw, type=body_type, strict=True)
+    except msgspec.ValidationError as error:
+        raise translate_validation_error(str(error), raw, body_type) from None
+    except msgspec.DecodeError as error:
+        raise InvalidInput(f"JSON parse error - {error}", code="parse_error") from None
+    check_strings(value, type_info(body_type), [])
+    return value
+
+
+def field_path(segments: list[PathSegment]) -> str | None:
+    return "__".join(str(segment) for segment in segments) or None
+
+
+TYPE_INFO_CACHE: dict[object, mi.Type] = {}
+
+
+def type_info(body_type: object) -> mi.Type:
+    # Body types are a fixed set of classes, so the cache stays small.
+    info = TYPE_INFO_CACHE.get(body_type)
+    if info is None:
+        info = TYPE_INFO_CACHE[body_type] = mi.type_info(body_type)
+    return info
+
+
+def split_message(message: str) -> tuple[str, list[PathSegment]]:
+    problem, _, location = message.partition(" - at `")
+    segments: list[PathSegment] = []
+    for match in PATH_SEGMENT.finditer(location.rstrip("`").removeprefix("$")):
+        if match.group("key") is not None:
+            segments.append(match.group("key"))
+        elif match.group("index") is not None:
+            segments.append(int(match.group("index")))
+        else:
+            break  # a dict value: msgspec does not say which key, so the dict is the attr
+    return problem, segments
+
+
+def unwrap(info: mi.Type) -> mi.Type:
+    while isinstance(info, mi.Metadata):
+        info = info.type
+    if isinstance(info, mi.UnionType):
+        # Optional[X] validates as X; a wider union has no single expectation.
+        types = [member for member in info.types if not isinstance(member, mi.NoneType)]
+        if len(types) == 1:
+            return unwrap(types[0])
+    return info
+
+
+def pattern_message(info: mi.Type) -> str:
+    while isinstance(info, mi.Metadata):
+        if info.extra and "invalid_message" in info.extra:
+            return str(info.extra["invalid_message"])
+        info = info.type
+    return "This value does not match the required pattern."
+
+
+def descend(info: mi.Type, segment: PathSegment) -> mi.Type:
+    inner = unwrap(info)
+    if isinstance(inner, mi.StructType) and isinstance(segment, str):
+        for field in inner.fields:
+            if field.encode_name == segment:
+                return field.type
+    if isinstance(inner, mi.ListType | mi.VarTupleType | mi.SetType | mi.FrozenSetType):
+        return inner.item_type
+    if isinstance(inner, mi.TupleType) and isinstance(segment, int) and segment < len(inner.item_types):
+        return inner.item_types[segment]
+    if isinstance(inner, mi.DictType):
+        return inner.value_type
+    return mi.AnyType()
+
+
+def value_at(document: Any, segments: list[PathSegment]) -> Any:
+    for segment in segments:
+        document = document[segment]
+    return document
+
+
+def json_type_name(value: Any) -> str:
+    names: dict[type, str] = {
+        dict: "dict",
+        list: "list",
+        str: "str",
+        bool: "bool",
+        int: "int",
+        float: "float",
+    }
+    return names.get(type(value), "NoneType")
+
+
+def translate_validation_error(message: str, raw: bytes, body_type: Any) -> InvalidInput:
+    problem, segments = split_message(message)
+    if match := MISSING_FIELD.match(problem):
+        return InvalidInput(
+            "This field is required.", code="required", attr=field_path([*segments, match["field"]])
+        )
+    if match := UNKNOWN_FIELD.match(problem):
+        return InvalidInput(
+            "Unknown field.", code="unknown_field", attr=field_path([*segments, match["field"]])
+        )
+
+    declared: mi.Type = type_info(body_type)
+    for segment in segments:
+        declared = descend(declared, segment)
+    target = unwrap(declared)
+    value = value_at(msgspec.json.decode(raw), segments)
+    attr = field_path(segments)
+    lower, upper = LOWER_BOUND.match(problem), UPPER_BOUND.match(problem)
+
+    def invalid(detail: str, code: str = "invalid") -> InvalidInput:
+        return InvalidInput(detail, code=code, attr=attr)
+
+    if value is None and segments:
+        return invalid("This field may not be null.", "null")
+    if isinstance(target, mi.LiteralType | mi.EnumType):
+        return invalid(f'"{value}" is not a valid choice.', "invalid_choice")
+    if isinstance(target, mi.StructType | mi.DictType | mi.TypedDictType | mi.DataclassType):
+        return invalid(f"Invalid data. Expected a dictionary, but got {json_type_name(value)}.")
+    if isinstance(target, mi.ListType | mi.VarTupleType | mi.TupleType | mi.SetType | mi.FrozenSetType):
+        if isinstance(value, list) and upper:
+            return invalid(f"Ensure this field has no more than {upper['bound']} elements.", "max_length")
+        if isinstance(value, list) and lower:
+            return invalid("This list may not be empty.", "empty")
+        return invalid(f'Expected a list of items but got type "{json_type_name(value)}".', "not_a_list")
+    if isinstance(target, mi.IntType):
+        if isinstance(value, int) and not isinstance(value, bool) and lower:
+            return invalid(f"Ensure this value is greater than or equal to {lower['bound']}.", "min_value")
+        if isinstance(value, int) and not isinstance(value, bool) and upper:
+            return invalid(f"Ensure this value is less than or equal to {upper['bound']}.", "max_value")
+        return invalid("A valid integer is required.")
+    if isinstance(target, mi.StrType):
+        if isinstance(value, str) and lower:
+            if int(lower["bound"]) <= 1:
+                return invalid("This field may not be blank.", "blank")
+            return invalid(f"Ensure this field has at least {lower['bound']} characters.", "min_length")
+        if isinstance(value, str) and upper:
+            return invalid(f"Ensure this field has no more than {upper['bound']} characters.", "max_length")
+        if isinstance(value, str) and problem.startswith("Expected `str` matching regex"):
+            return invalid(pattern_message(declared))
+        return invalid("Not a valid string.")
+    if isinstance(target, mi.BoolType):
+        return invalid("Must be a valid boolean.")
+    if isinstance(target, mi.UUIDType):
+        return invalid("Must be a valid UUID.")
+    if isinstance(target, mi.FloatType):
+        return invalid("A valid number is required.")
+    return invalid("Invalid value.")
+
+
+def check_strings(value: Any, declared: mi.Type, segments: list[PathSegment]) -> None:
+    """Reject NUL characters in every string and blank strings where a minimum length is declared."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidInput(
+                "Null characters are not allowed.",
+                code="null_characters_not_allowed",
+                attr=field_path(segments),
+            )
+        target = unwrap(declared)
+        if isinstance(target, mi.StrType) and (target.min_length or 0) >= 1 and not value.strip():
+            raise InvalidInput("This field may not be blank.", code="blank", attr=field_path(segments))
+    elif isinstance(value, msgspec.Struct):
+        target = unwrap(declared)
+        fields = target.fields if isinstance(target, mi.StructType) else ()
+        for field in fields:
+            check_strings(getattr(value, field.name), field.type, [*segments, field.encode_name])
+    elif isinstance(value, list | tuple | set | frozenset):
+        for index, item in enumerate(value):
+            check_strings(item, descend(declared, index), [*segments, index])
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_strings(key, mi.AnyType(), [*segments, str(key)])
+            check_strings(item, descend(declared, str(key)), [*segments, str(key)])
