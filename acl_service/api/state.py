@@ -1,0 +1,24 @@
+"""What a running app holds: built by the lifespan in `acl_service.app`, read by controllers."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import asyncpg
+from litestar.datastructures import State
+
+from acl_service.settings import Settings
+
+# Returns the reasons the instance is not ready (e.g. "listener_down"), empty when it is.
+ReadinessProbe = Callable[[], Awaitable[list[str]]]
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    pool: asyncpg.Pool
+    readiness_probes: list[ReadinessProbe] = field(default_factory=list)
+
+    @staticmethod
+    def of(state: State) -> "AppState":
+        app_state: AppState = state.acl
+        return app_state

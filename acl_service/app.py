@@ -1,0 +1,93 @@
+"""`create_app(settings)`: the one place that wires resources, controllers and error handling.
+
+The lifespan owns the asyncpg pool and publishes an `AppState` on `app.state.acl`; components added
+later (policy engine, fact index, change listener) open in the same lifespan and register readiness
+probes there.
+"""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+from typing import Final
+
+import asyncpg
+import swagger_ui_bundle
+from litestar import Litestar
+from litestar.logging import LoggingConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
+
+from acl_service.api.errors import EXCEPTION_HANDLERS, MAX_BODY_BYTES
+from acl_service.api.health import HealthController
+from acl_service.api.state import AppState
+from acl_service.settings import Settings
+from acl_service.store.pool import create_pool
+
+logger = logging.getLogger(__name__)
+
+# Bounds startup when the database host silently drops packets; refused connections fail at once.
+CONNECT_TIMEOUT_SECONDS: Final = 5.0
+DOCS_ASSETS_PATH: Final = "/schema/assets"
+
+
+def create_app(settings: Settings) -> Litestar:
+    if settings.database_url is None:
+        raise ValueError("create_app needs settings.database_url (the CLI sets it for the embedded database)")
+    database_url = settings.database_url
+
+    @asynccontextmanager
+    async def database_lifespan(app: Litestar) -> AsyncIterator[None]:
+        pool = await open_pool(database_url)
+        app.state.acl = AppState(settings=settings, pool=pool)
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    return Litestar(
+        route_handlers=[
+            HealthController,
+            # The docs UI loads its scripts from this package, not a CDN: the service may run offline.
+            create_static_files_router(
+                path=DOCS_ASSETS_PATH,
+                directories=[swagger_ui_bundle.swagger_ui_path],
+                include_in_schema=False,
+            ),
+        ],
+        lifespan=[database_lifespan],
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=OpenAPIConfig(
+            title="acl-service",
+            version=version("acl-service"),
+            path="/schema",
+            render_plugins=[
+                SwaggerRenderPlugin(
+                    path="/",
+                    js_url=f"{DOCS_ASSETS_PATH}/swagger-ui-bundle.js",
+                    css_url=f"{DOCS_ASSETS_PATH}/swagger-ui.css",
+                    standalone_preset_js_url=f"{DOCS_ASSETS_PATH}/swagger-ui-standalone-preset.js",
+                    favicon=f"<link rel='icon' type='image/png' href='{DOCS_ASSETS_PATH}/favicon-32x32.png'>",
+                )
+            ],
+        ),
+        logging_config=LoggingConfig(
+            root={"level": settings.log_level.upper(), "handlers": ["queue_listener"]},
+            log_exceptions="never",  # the 500 handler in api/errors.py logs them once
+        ),
+        debug=False,
+    )
+
+
+async def open_pool(database_url: str) -> asyncpg.Pool:
+    try:
+        async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
+            return await create_pool(database_url)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        # Start anyway and connect lazily: /readyz reports the outage and the instance recovers
+        # without a restart once the database is back.
+        logger.warning("database unreachable at startup (%s); connecting on first use", error)
+        return await create_pool(database_url, min_size=0)
