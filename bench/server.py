@@ -1,0 +1,136 @@
+"""Compare ASGI servers on a trivial Litestar + msgspec endpoint.
+
+    python bench/server.py [--duration 10] [--connections 1,16,64]
+
+Each server runs as its own subprocess on 127.0.0.1 (1 and 2 workers) and is driven by `wrk` from
+another process, so client and server compete for the same cores as they would in production on a
+small machine. Prints req/s and p50/p99 latency per server, worker count and concurrency.
+"""
+
+import argparse
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import msgspec
+from litestar import Litestar, get
+
+
+class Answer(msgspec.Struct):
+    allowed: bool
+    revision: int
+
+
+@get("/check", sync_to_thread=False)
+def check() -> Answer:
+    return Answer(allowed=True, revision=1)
+
+
+app = Litestar(route_handlers=[check], openapi_config=None)
+
+BENCH_DIR = Path(__file__).resolve().parent
+BIN_DIR = Path(sys.executable).parent
+
+
+def server_command(server: str, workers: int, port: int) -> list[str]:
+    if server == "uvicorn":
+        return [
+            str(BIN_DIR / "uvicorn"),
+            "server:app",
+            "--app-dir", str(BENCH_DIR),
+            "--port", str(port),
+            "--workers", str(workers),
+            "--loop", "uvloop",
+            "--http", "httptools",
+            "--no-access-log",
+            "--log-level", "warning",
+        ]  # fmt: skip
+    return [
+        str(BIN_DIR / "granian"),
+        "server:app",
+        "--working-dir", str(BENCH_DIR),
+        "--interface", "asgi",
+        "--port", str(port),
+        "--workers", str(workers),
+        "--loop", "uvloop",
+        "--log-level", "warning",
+    ]  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until_listening(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server on port {port} did not start within {timeout} s")
+
+
+def to_ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(port: int, connections: int, duration: int) -> tuple[float, float, float]:
+    output = subprocess.run(
+        [
+            "wrk",
+            "--latency",
+            f"-t{min(connections, 2)}",
+            f"-c{connections}",
+            f"-d{duration}s",
+            f"http://127.0.0.1:{port}/check",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    percentiles = {
+        pct: to_ms(value, unit) for pct, value, unit in re.findall(r"\s(50|99)%\s+([\d.]+)(us|ms|s)", output)
+    }
+    return rps, percentiles["50"], percentiles["99"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--connections", default="1,16,64", help="comma-separated concurrency levels")
+    parser.add_argument("--servers", default="uvicorn,granian")
+    parser.add_argument("--workers", default="1,2")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
+        return 2
+
+    print(f"{'server':<8} {'workers':>7} {'conns':>5} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
+    for server in args.servers.split(","):
+        for workers in map(int, args.workers.split(",")):
+            port = free_port()
+            process = subprocess.Popen(server_command(server, workers, port))
+            try:
+                wait_until_listening(port)
+                run_wrk(port, 16, 1)  # warm-up: imports, first connections
+                for connections in map(int, args.connections.split(",")):
+                    rps, p50, p99 = run_wrk(port, connections, args.duration)
+                    print(f"{server:<8} {workers:>7} {connections:>5} {rps:>10.0f} {p50:>8.2f} {p99:>8.2f}")
+            finally:
+                process.terminate()
+                process.wait(timeout=20)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
