@@ -1,0 +1,276 @@
+"""`acl-service serve | migrate | version`.
+
+Each subcommand is one `register_*` function (its arguments, `run=` its implementation) listed in
+`SUBCOMMANDS`. Settings are read from the environment once, by the subcommands that need them.
+"""
+
+import argparse
+import asyncio
+import functools
+import os
+import secrets
+import signal
+import socket
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from importlib.metadata import version
+from pathlib import Path
+from types import FrameType
+from typing import Final
+
+import asyncpg
+import msgspec
+import uvicorn
+from uvicorn.supervisors import Multiprocess
+
+from acl_service.app import create_app
+from acl_service.migrate import MigrationError, MigrationStatus, apply_migrations, migration_status
+from acl_service.settings import PERSONAL_API_KEY_PREFIX, ServiceToken, Settings, SettingsError, load_settings
+from acl_service.store.embedded import EmbeddedPostgres, EmbeddedPostgresError
+
+TOKEN_FILE_NAME: Final = "admin-token"
+EXIT_FAILURE: Final = 1
+EXIT_USAGE: Final = 2
+
+
+class CommandError(Exception):
+    """A reason to stop, printed as one line; the process exits non-zero."""
+
+
+class ShutdownRequestedError(Exception):
+    """SIGTERM received: unwind like Ctrl-C so the embedded database is stopped too."""
+
+
+# --- version ---------------------------------------------------------------------------------
+
+
+def run_version(_: argparse.Namespace) -> int:
+    print(f"acl-service {version('acl-service')}")
+    return 0
+
+
+def register_version(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = subparsers.add_parser("version", help="print the installed version")
+    parser.set_defaults(run=run_version)
+
+
+# --- migrate ---------------------------------------------------------------------------------
+
+
+async def read_status(dsn: str) -> MigrationStatus:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await migration_status(conn)
+    finally:
+        await conn.close()
+
+
+async def migrate_database(dsn: str) -> list[str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await apply_migrations(conn)
+    finally:
+        await conn.close()
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    settings = load_settings(os.environ)
+    with database(settings) as dsn:
+        if args.status:
+            status = asyncio.run(read_status(dsn))
+            for name in status.applied:
+                print(f"applied  {name}")
+            for name in status.pending:
+                print(f"pending  {name}")
+            print(f"{len(status.applied)} applied, {len(status.pending)} pending")
+            return 0
+        applied = asyncio.run(migrate_database(dsn))
+        for name in applied:
+            print(f"applied  {name}")
+        print(f"{len(applied)} applied, database is up to date")
+    return 0
+
+
+def register_migrate(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = subparsers.add_parser("migrate", help="apply pending database migrations")
+    parser.add_argument(
+        "--status", action="store_true", help="list applied and pending migrations, change nothing"
+    )
+    parser.set_defaults(run=run_migrate)
+
+
+# --- serve -----------------------------------------------------------------------------------
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    """The DSN to use: ACL_DATABASE_URL, or an embedded PostgreSQL running for the duration."""
+    if settings.database_url is not None:
+        yield settings.database_url
+        return
+    embedded = EmbeddedPostgres(settings.data_dir)
+    dsn = embedded.start()
+    try:
+        yield dsn
+    finally:
+        embedded.stop()
+
+
+def read_or_create_admin_token(data_dir: Path) -> str:
+    path = data_dir / TOKEN_FILE_NAME
+    if path.exists():
+        return path.read_text().strip()
+    token = secrets.token_urlsafe(32)
+    while token.startswith(PERSONAL_API_KEY_PREFIX):
+        token = secrets.token_urlsafe(32)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # O_EXCL + 0600 at creation: the token is never readable by others, not even briefly.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(token + "\n")
+    return token
+
+
+def prepare_schema(dsn: str, *, migrate: bool) -> None:
+    if migrate:
+        asyncio.run(migrate_database(dsn))
+        return
+    pending = asyncio.run(read_status(dsn)).pending
+    if pending:
+        raise CommandError(
+            f"{len(pending)} migration(s) pending ({', '.join(pending)}): "
+            "run `acl-service migrate` first, or `acl-service serve --migrate`"
+        )
+
+
+def print_banner(settings: Settings, generated_token: str | None) -> None:
+    url = f"http://{settings.host}:{settings.port}"
+    where = (
+        f"embedded PostgreSQL under {settings.data_dir}"
+        if settings.database_url is None
+        else "the PostgreSQL of ACL_DATABASE_URL"
+    )
+    lines = [
+        f"acl-service {version('acl-service')} ({settings.workers} worker(s))",
+        f"  data:  {where}",
+        f"  API:   {url}",
+        f"  docs:  {url}/schema",
+    ]
+    if generated_token is not None:
+        lines += [
+            f"  admin token (kept in {settings.data_dir / TOKEN_FILE_NAME}): {generated_token}",
+            f'  try:   curl -s -H "Authorization: Bearer {generated_token}" {url}/api/organizations/',
+        ]
+    elif not settings.service_tokens:
+        lines.append("  warning: ACL_SERVICE_TOKENS is empty, every API call will be refused")
+    print("\n".join(lines), flush=True)
+
+
+def raise_stopped(signum: int, frame: FrameType | None) -> None:
+    raise ShutdownRequestedError
+
+
+def serve_http(settings: Settings) -> None:
+    config = uvicorn.Config(
+        # A factory, not an app: with several workers each process builds its own app and pool.
+        functools.partial(create_app, settings),
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level=settings.log_level,
+    )
+    if settings.workers == 1:
+        uvicorn.Server(config).run()
+        return
+    # uvicorn.run() insists on an import string for several workers; the supervisor itself only
+    # needs a picklable factory, which passes settings to the workers without touching os.environ.
+    sock = config.bind_socket()
+    Multiprocess(config, sockets=[sock]).run()
+
+
+def check_port_free(host: str, port: int) -> None:
+    # Fail before starting the embedded database, with a message that names the setting.
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise CommandError(
+                f"cannot listen on {host}:{port} (ACL_HOST/ACL_PORT): {error.strerror}"
+            ) from None
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    settings = load_settings(os.environ)
+    check_port_free(settings.host, settings.port)
+    previous_sigterm = signal.signal(signal.SIGTERM, raise_stopped)
+    try:
+        with database(settings) as dsn:
+            embedded = settings.database_url is None
+            # The embedded database belongs to this service: it always migrates itself.
+            prepare_schema(dsn, migrate=embedded or args.migrate)
+            generated_token = None
+            if embedded and not settings.service_tokens:
+                generated_token = read_or_create_admin_token(settings.data_dir)
+                settings = msgspec.structs.replace(
+                    settings, service_tokens=(ServiceToken(role="admin", token=generated_token),)
+                )
+            print_banner(settings, generated_token)
+            serve_http(msgspec.structs.replace(settings, database_url=dsn))
+    except (KeyboardInterrupt, ShutdownRequestedError):
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous_sigterm)
+    print("acl-service stopped", flush=True)
+    return 0
+
+
+def register_serve(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = subparsers.add_parser(
+        "serve", help="run the HTTP API (an embedded PostgreSQL unless ACL_DATABASE_URL is set)"
+    )
+    parser.add_argument(
+        "--migrate", action="store_true", help="apply pending migrations to ACL_DATABASE_URL before serving"
+    )
+    parser.set_defaults(run=run_serve)
+
+
+# --- entry point -----------------------------------------------------------------------------
+
+SUBCOMMANDS: Final[list[Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]]] = [
+    register_serve,
+    register_migrate,
+    register_version,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="acl-service", description="Access-control policy service with PostHog's semantics."
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for register in SUBCOMMANDS:
+        register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except SettingsError as error:
+        print(f"acl-service: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (CommandError, MigrationError, EmbeddedPostgresError) as error:
+        print(f"acl-service: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except (OSError, asyncpg.PostgresError) as error:
+        print(f"acl-service: database error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
