@@ -1,0 +1,229 @@
+"""SPEC §3's functions for one organization: gather a fact vector from the view, ask the engine.
+
+An `AccessEvaluator` is cheap (it holds references and the organization's gates) and is made per
+request over the current `OrganizationView`; all caching lives in the engine.
+"""
+
+from collections.abc import Mapping
+
+import msgspec
+
+from acl_service.authz.engine import (
+    DashboardDecision,
+    InsightDecision,
+    ObjectDecision,
+    PolicyEngine,
+    ProjectDecision,
+    ResourceTypeDecision,
+)
+from acl_service.authz.facts import (
+    DashboardFacts,
+    InsightFacts,
+    ListFacts,
+    ModifyFacts,
+    UserContext,
+    dashboard_facts,
+    list_object_facts,
+    object_facts,
+    project_facts,
+    resource_type_facts,
+    user_context,
+)
+from acl_service.domain import OrganizationView, UserRef
+
+PROJECT = "project"
+ORGANIZATION = "organization"
+
+
+class ListFilter(msgspec.Struct, frozen=True):
+    """§3.10: which objects of a type a user may list."""
+
+    mode: str
+    ids: tuple[str, ...]
+    include_created_by: bool
+
+
+class SubjectAccess(msgspec.Struct, frozen=True):
+    """One row of users_with_access (§3.8)."""
+
+    user_id: str
+    access_level: str
+    access_source: str
+    organization_membership_id: str
+    organization_membership_level: str
+
+
+class AccessEvaluator:
+    def __init__(self, engine: PolicyEngine, view: OrganizationView, users: Mapping[int, UserRef]) -> None:
+        self.engine = engine
+        self.view = view
+        self.users = users
+        self.gates = engine.gates(view.organization.features)
+
+    def user(self, user_id: int) -> UserContext:
+        return user_context(self.view, self.gates, user_id)
+
+    # -- projects and the organization (§3.4, §3.5) ------------------------------------------------
+
+    def project(self, user_id: int, project_id: int, explicit: bool = False) -> ProjectDecision:
+        return self.engine.project(
+            project_facts(self.view, self.gates, self.user(user_id), project_id, explicit=explicit)
+        )
+
+    def effective_level(self, user_id: int, project_id: int) -> int | None:
+        return self.project(user_id, project_id).effective_level
+
+    def project_access_level(self, user_id: int, project_id: int, explicit: bool = False) -> str | None:
+        return self.project(user_id, project_id, explicit).access_level
+
+    def org_level(self, user_id: int) -> int:
+        membership = self.view.memberships_by_user.get(user_id)
+        return membership.level if membership is not None else 0
+
+    def org_access_level(self, user_id: int) -> str | None:
+        return self.engine.organization_access_level(self.org_level(user_id))
+
+    # -- resource types (§3.6, §3.9) ---------------------------------------------------------------
+
+    def resource_type(self, user_id: int, project_id: int, resource: str) -> ResourceTypeDecision:
+        info = self.engine.resource_info(resource)
+        return self.engine.resource_type(
+            resource_type_facts(self.view, self.gates, self.user(user_id), project_id, info)
+        )
+
+    def resource_access_level(self, user_id: int, project_id: int, resource: str) -> str | None:
+        return self.resource_type(user_id, project_id, resource).access_level
+
+    def specific_access_level(self, user_id: int, project_id: int, resource: str) -> str | None:
+        return self.resource_type(user_id, project_id, resource).specific_access_level
+
+    def effective_access_level_for_resource(self, user_id: int, project_id: int, resource: str) -> str | None:
+        return self.resource_type(user_id, project_id, resource).effective_access_level
+
+    # -- objects (§3.7, §3.8) ----------------------------------------------------------------------
+
+    def object(
+        self, user_id: int, project_id: int, resource: str, resource_id: str, explicit: bool = False
+    ) -> ObjectDecision:
+        info = self.engine.resource_info(resource)
+        facts = object_facts(
+            self.view, self.gates, self.user(user_id), project_id, info, resource_id, explicit=explicit
+        )
+        return self.engine.object(facts)
+
+    def object_access_level(
+        self, user_id: int, project_id: int, resource: str, resource_id: str, explicit: bool = False
+    ) -> str | None:
+        # The project and the organization are objects with their own level functions (§3.7).
+        if resource == PROJECT:
+            return self.project_access_level(user_id, project_id, explicit)
+        if resource == ORGANIZATION:
+            return self.org_access_level(user_id)
+        return self.object(user_id, project_id, resource, resource_id, explicit).access_level
+
+    def access_source(self, user_id: int, project_id: int, resource: str, resource_id: str) -> str | None:
+        if resource == PROJECT:
+            return self.project(user_id, project_id).access_source
+        return self.object(user_id, project_id, resource, resource_id).access_source
+
+    # -- list filtering (§3.10) --------------------------------------------------------------------
+
+    def visible_project_ids(self, user_id: int) -> tuple[int, ...]:
+        # A project is visible when the user has an effective level in it at all (§3.4).
+        visible = (pid for pid in self.view.projects if self.effective_level(user_id, pid) is not None)
+        return tuple(sorted(visible))
+
+    def list_filter(
+        self, user_id: int, project_id: int, resource: str, admin_include_all: bool = False
+    ) -> ListFilter:
+        if resource == PROJECT:
+            ids = sorted(str(project) for project in self.visible_project_ids(user_id))
+            return ListFilter("only", tuple(ids), False)
+        user = self.user(user_id)
+        grouped = list_object_facts(self.view, self.gates, user, project_id, resource)
+        classes = {resource_id: self.engine.list_object(facts) for resource_id, facts in grouped.items()}
+        blocked = sorted(rid for rid, verdict in classes.items() if verdict == "blocked")
+        mode = self.engine.list_mode(
+            ListFacts(
+                org_level=self.org_level(user_id),
+                effective_level=self.effective_level(user_id, project_id),
+                admin_include_all=admin_include_all,
+                resource_level=self.resource_access_level(user_id, project_id, resource),
+                has_blocked=bool(blocked),
+            )
+        )
+        ids = sorted(rid for rid, verdict in classes.items() if verdict == mode.ids_from)
+        return ListFilter(mode.mode, tuple(ids), mode.include_created_by)
+
+    # -- dashboards and insights (§3.11) -------------------------------------------------------------
+
+    def dashboard_facts(self, user_id: int, project_id: int, dashboard_id: str) -> DashboardFacts:
+        return dashboard_facts(
+            self.view,
+            self.gates,
+            self.user(user_id),
+            project_id,
+            dashboard_id,
+            self.effective_level(user_id, project_id),
+        )
+
+    def dashboard(self, user_id: int, project_id: int, dashboard_id: str) -> DashboardDecision:
+        return self.engine.dashboard(self.dashboard_facts(user_id, project_id, dashboard_id))
+
+    def insight(self, user_id: int, project_id: int, insight_id: str) -> InsightDecision:
+        dashboards = [
+            self.dashboard(user_id, project_id, dashboard_id)
+            for dashboard_id in self.view.insight_dashboards.get((project_id, insight_id), ())
+            if (project_id, "dashboard", dashboard_id) in self.view.objects
+        ]
+        return self.engine.insight(
+            InsightFacts(
+                restriction_levels=frozenset(d.effective_restriction_level for d in dashboards),
+                dashboards_editable=frozenset(d.can_edit for d in dashboards),
+            )
+        )
+
+    # -- who may change access controls (§3.12) ----------------------------------------------------
+
+    def can_modify(self, user_id: int, project_id: int, resource: str, resource_id: str) -> bool:
+        is_project = resource == PROJECT
+        stored = None if is_project else self.view.objects.get((project_id, resource, resource_id))
+        return self.engine.can_modify(
+            ModifyFacts(
+                creator=stored is not None
+                and stored.created_by_id is not None
+                and stored.created_by_id == user_id,
+                is_project=is_project,
+                project_level=self.project_access_level(user_id, project_id, explicit=True),
+                object_level=None
+                if is_project
+                else self.object_access_level(user_id, project_id, resource, resource_id, explicit=True),
+            )
+        )
+
+    def can_modify_project_wide(self, user_id: int, project_id: int) -> bool:
+        return self.can_modify(user_id, project_id, PROJECT, str(project_id))
+
+    # -- users with access (§3.8) ------------------------------------------------------------------
+
+    def users_with_access(self, project_id: int, resource: str, resource_id: str) -> list[SubjectAccess]:
+        levels = self.engine.resource_info(self.engine.resource_info(resource).parent).levels
+        found: list[tuple[int, str, SubjectAccess]] = []
+        for membership in self.view.memberships_by_user.values():
+            user = self.users.get(membership.user_id)
+            if user is None or not user.is_active:
+                continue
+            if self.effective_level(user.id, project_id) is None:
+                continue
+            level = self.object_access_level(user.id, project_id, resource, resource_id)
+            if not self.engine.grants_access(level):
+                continue
+            assert level is not None
+            source = self.access_source(user.id, project_id, resource, resource_id) or "default"
+            level_name = self.engine.organization_level_name(membership.level)
+            assert level_name is not None
+            entry = SubjectAccess(str(user.uuid), level, source, str(membership.id), level_name)
+            # The policy's ascending level list gives the rank used for ordering.
+            found.append((levels.index(level), entry.user_id, entry))
+        found.sort(key=lambda item: (item[0], item[1]), reverse=True)
+        return [entry for _, _, entry in found]
