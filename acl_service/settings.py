@@ -47,10 +47,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: LogLevel = "info"
 
 
-def default_data_dir(environ: Mapping[str, str]) -> Path:
+def default_data_dir(environ: Mapping[str, str], *, as_root: bool) -> Path:
     # pgserver run as root chowns the data folder to its own system user and opens every parent
     # folder to others (o+rx): under root's home that would expose /root, so root gets a system path.
-    if os.geteuid() == 0:
+    if as_root:
         return Path("/var/lib/acl-service")
     xdg_data_home = environ.get("XDG_DATA_HOME")
     if xdg_data_home:
@@ -143,6 +143,6 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
             continue
         values[field] = parse(name, environ[name])
     values.setdefault("database_url", None)
-    values.setdefault("data_dir", default_data_dir(environ))
+    values.setdefault("data_dir", default_data_dir(environ, as_root=os.geteuid() == 0))
     values.setdefault("policy_dir", default_policy_dir())
     return Settings(**values)  # type: ignore[arg-type]
