@@ -144,26 +144,22 @@ def prepare_schema(dsn: str, *, migrate: bool) -> None:
         )
 
 
-def print_banner(settings: Settings, generated_token: str | None) -> None:
+def print_banner(settings: Settings, dsn: str, generated_token: str | None) -> None:
     url = f"http://{settings.host}:{settings.port}"
-    where = (
-        f"embedded PostgreSQL under {settings.data_dir}"
-        if settings.database_url is None
-        else "the PostgreSQL of ACL_DATABASE_URL"
-    )
-    lines = [
-        f"acl-service {version('acl-service')} ({settings.workers} worker(s))",
-        f"  data:  {where}",
-        f"  API:   {url}",
-        f"  docs:  {url}/schema",
-    ]
+    lines = [f"acl-service {version('acl-service')} ({settings.workers} worker(s))"]
+    if settings.database_url is None:
+        lines += [f"  data:      embedded PostgreSQL under {settings.data_dir}", f"  database:  {dsn}"]
+    else:
+        # An external DSN may carry a password: name it, never print it.
+        lines.append("  database:  ACL_DATABASE_URL")
+    lines += [f"  API:       {url}", f"  docs:      {url}/schema"]
     if generated_token is not None:
         lines += [
-            f"  admin token (kept in {settings.data_dir / TOKEN_FILE_NAME}): {generated_token}",
-            f'  try:   curl -s -H "Authorization: Bearer {generated_token}" {url}/api/organizations/',
+            f"  token:     {generated_token}  (admin; kept in {settings.data_dir / TOKEN_FILE_NAME})",
+            f'  try:       curl -s -H "Authorization: Bearer {generated_token}" {url}/api/organizations/',
         ]
     elif not settings.service_tokens:
-        lines.append("  warning: ACL_SERVICE_TOKENS is empty, every API call will be refused")
+        lines.append("  warning:   ACL_SERVICE_TOKENS is empty, every API call will be refused")
     print("\n".join(lines), flush=True)
 
 
@@ -221,7 +217,7 @@ def run_serve(args: argparse.Namespace) -> int:
                 settings = msgspec.structs.replace(
                     settings, service_tokens=(ServiceToken(role="admin", token=generated_token),)
                 )
-            print_banner(settings, generated_token)
+            print_banner(settings, dsn, generated_token)
             serve_http(msgspec.structs.replace(settings, database_url=dsn))
     except (KeyboardInterrupt, ShutdownRequestedError):
         pass

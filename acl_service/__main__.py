@@ -1,0 +1,7 @@
+"""`python -m acl_service` runs the CLI, as the `acl-service` script does."""
+
+import sys
+
+from acl_service.cli import main
+
+sys.exit(main())
