@@ -1,0 +1,163 @@
+"""The acl-service command, run as a subprocess the way users and containers run it."""
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+# Bounds for the embedded database: first start runs initdb (about a second here); CI is slower.
+START_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 30.0
+
+
+def command_env(**settings: str) -> dict[str, str]:
+    # The developer's own ACL_* variables must not leak into the command under test.
+    env = {name: value for name, value in os.environ.items() if not name.startswith("ACL_")}
+    env.update(settings)
+    return env
+
+
+def acl_service(*args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "acl_service", *args],
+        env=command_env(**settings),
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT_SECONDS,
+        check=False,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_version_prints_the_installed_version() -> None:
+    result = acl_service("version")
+    assert result.returncode == 0
+    assert re.fullmatch(r"acl-service \d+\.\d+\.\d+\S*\n", result.stdout)
+
+
+def test_migrate_status_lists_pending_then_none_after_migrate(empty_database_url: str) -> None:
+    migrations = sorted(path.name for path in (Path(__file__).parents[1] / "migrations").glob("*.sql"))
+
+    before = acl_service("migrate", "--status", ACL_DATABASE_URL=empty_database_url)
+    assert before.returncode == 0, before.stderr
+    assert before.stdout.splitlines() == [
+        *(f"pending  {name}" for name in migrations),
+        f"0 applied, {len(migrations)} pending",
+    ]
+
+    migrate = acl_service("migrate", ACL_DATABASE_URL=empty_database_url)
+    assert migrate.returncode == 0, migrate.stderr
+    assert migrate.stdout.splitlines()[-1] == f"{len(migrations)} applied, database is up to date"
+
+    after = acl_service("migrate", "--status", ACL_DATABASE_URL=empty_database_url)
+    assert after.stdout.splitlines() == [
+        *(f"applied  {name}" for name in migrations),
+        f"{len(migrations)} applied, 0 pending",
+    ]
+
+
+def test_serve_refuses_an_external_database_with_pending_migrations(empty_database_url: str) -> None:
+    result = acl_service("serve", ACL_DATABASE_URL=empty_database_url, ACL_PORT=str(free_port()))
+    assert result.returncode == 1
+    assert "pending" in result.stderr
+    assert "acl-service migrate" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_setting_stops_startup_with_one_line(tmp_path: Path) -> None:
+    result = acl_service("serve", ACL_PORT="eighty", ACL_DATA_DIR=str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr == "acl-service: ACL_PORT: expected an integer, got 'eighty'\n"
+    assert not (tmp_path / "postgres").exists()
+
+
+@contextmanager
+def serving(data_dir: Path, log: Path, **settings: str) -> Iterator[str]:
+    """Run `acl-service serve` on the embedded database; yield its URL; stop it with Ctrl-C."""
+    port = free_port()
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "acl_service", "serve"],
+            env=command_env(ACL_DATA_DIR=str(data_dir), ACL_PORT=str(port), **settings),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, process, log)
+        yield url
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            returncode = process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    assert returncode == 0, log.read_text()
+    assert log.read_text().rstrip().endswith("acl-service stopped")
+    # pg_ctl removes postmaster.pid once the server has shut down.
+    assert not (data_dir / "postgres" / "postmaster.pid").exists()
+
+
+def wait_until_healthy(url: str, process: "subprocess.Popen[bytes]", log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"serve exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).json() == {"status": "ok"}:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"serve did not answer within {START_TIMEOUT_SECONDS} s:\n{log.read_text()}")
+
+
+def banner_value(log: Path, label: str) -> str:
+    match = re.search(rf"^  {label}:\s+(\S+)", log.read_text(), re.MULTILINE)
+    assert match, log.read_text()
+    return match.group(1)
+
+
+async def bump_revision(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("UPDATE acl_revision SET value = value + 1")
+    finally:
+        await conn.close()
+
+
+def test_embedded_serve_keeps_data_and_token_across_restarts(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+
+    with serving(data_dir, first_log) as url:
+        assert httpx.get(f"{url}/readyz").json() == {"status": "ready", "revision": 0}
+        token = (data_dir / "admin-token").read_text().strip()
+        assert token in first_log.read_text()
+        assert f'curl -s -H "Authorization: Bearer {token}" {url}/' in first_log.read_text()
+        asyncio.run(bump_revision(banner_value(first_log, "database")))
+    assert (data_dir / "admin-token").stat().st_mode & 0o777 == 0o600
+
+    # Several workers share the one embedded server the parent started.
+    with serving(data_dir, second_log, ACL_WORKERS="2") as url:
+        assert httpx.get(f"{url}/readyz").json() == {"status": "ready", "revision": 1}
+        assert token in second_log.read_text()
+    assert (data_dir / "admin-token").read_text().strip() == token
