@@ -1,0 +1,32 @@
+# Developer commands; CI (.ci/run) runs the same ones.
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install lint format typecheck test bench check serve
+
+install:
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -e '.[dev]'
+
+lint:
+	$(BIN)/ruff check acl_service tests bench
+	$(BIN)/ruff format --check acl_service tests bench
+
+format:
+	$(BIN)/ruff check --fix acl_service tests bench
+	$(BIN)/ruff format acl_service tests bench
+
+typecheck:
+	$(BIN)/mypy --strict acl_service tests
+
+test:
+	$(BIN)/pytest
+
+# Needs wrk (apt-get install -y wrk).
+bench:
+	$(BIN)/python bench/server.py
+
+check: lint typecheck test
+
+serve:
+	$(BIN)/acl-service serve
