@@ -17,7 +17,9 @@ class ServiceError(Exception):
     code: str = "error"
     default_detail: str = "Error."
 
-    def __init__(self, detail: str | None = None, *, code: str | None = None, attr: str | None = None) -> None:
+    def __init__(
+        self, detail: str | None = None, *, code: str | None = None, attr: str | None = None
+    ) -> None:
         self.detail = detail if detail is not None else self.default_detail
         if code is not None:
             self.code = code
