@@ -8,7 +8,16 @@ import msgspec
 import pytest
 from msgspec import Meta
 
-from acl_service.api.bodies import MAX_BATCH, Name, NonNegativeInt, PositiveId, ResourceId, decode_body
+from acl_service.api.bodies import (
+    MAX_BATCH,
+    Name,
+    NonNegativeInt,
+    PersonName,
+    PositiveId,
+    ResourceId,
+    decode_body,
+    text,
+)
 from acl_service.errors import InvalidInput
 
 
@@ -286,3 +295,17 @@ def test_largest_bigint_is_accepted() -> None:
 
 def test_whitespace_around_text_is_kept() -> None:
     assert decode_body(batch(name=" padded "), Batch).name == " padded "
+
+
+class Person(msgspec.Struct, forbid_unknown_fields=True):
+    first_name: PersonName = ""
+    nickname: Annotated[str, text(5, allow_blank=True)] = ""
+
+
+def test_blank_allowed_where_declared() -> None:
+    assert decode_body(b'{"first_name": "", "nickname": "  "}', Person) == Person(
+        first_name="", nickname="  "
+    )
+    with pytest.raises(InvalidInput) as raised:
+        decode_body(b'{"nickname": "toolong"}', Person)
+    assert (raised.value.code, raised.value.attr) == ("max_length", "nickname")

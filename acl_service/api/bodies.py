@@ -1,11 +1,13 @@
 """Request bodies: JSON into msgspec Structs, every failure as the 400 envelope of SPEC §6.
 
-msgspec validates types and `Meta` bounds and stops at the first problem; its message names the
-problem and the JSON path. The message is only used to find *which* check failed and *where*: the
-wording the API promises comes from the target type (found with `msgspec.inspect` at that path) and
-from the offending JSON value (found in an untyped decode of the same body). A second pass over the
-decoded value adds what `Meta` cannot say: no NUL characters anywhere, and strings with
-`min_length >= 1` must not be blank after stripping whitespace.
+msgspec validates types and `Meta` constraints and stops at the first problem; its message names
+the problem and the JSON path. The message is only used to find *which* check failed and *where*:
+the wording the API promises comes from the target type (found with `msgspec.inspect` at that
+path) and from the offending JSON value (found in an untyped decode of the same body).
+
+Everything is checked inside msgspec's decoder, so a valid body costs one C-level decode: blank
+strings are a `pattern` of `text()` types, and NUL characters (which JSON can only spell `\u0000`)
+are looked for only in bodies whose bytes contain that escape.
 
 Body Structs should set `forbid_unknown_fields=True` and use the annotated types below.
 """
@@ -23,21 +25,35 @@ T = TypeVar("T")
 
 MAX_BIGINT: Final = 2**63 - 1
 MAX_BATCH: Final = 10_000
+NUL_ESCAPE: Final = b"\\u0000"
+
+
+def text(max_length: int, *, allow_blank: bool = False) -> Meta:
+    """Constraints of a text field: at most `max_length` characters, not blank unless allowed."""
+    if allow_blank:
+        return Meta(max_length=max_length)
+    return Meta(
+        min_length=1,
+        max_length=max_length,
+        # Whitespace only is blank too (DRF strips before its check); msgspec searches, not matches.
+        pattern=r"\S",
+        extra={"pattern_code": "blank", "pattern_detail": "This field may not be blank."},
+    )
+
 
 PositiveId = Annotated[int, Meta(ge=1, le=MAX_BIGINT)]
 NonNegativeInt = Annotated[int, Meta(ge=0, le=MAX_BIGINT)]
-Name = Annotated[str, Meta(min_length=1, max_length=200)]
-Label = Annotated[str, Meta(min_length=1, max_length=40)]
-Email = Annotated[str, Meta(min_length=1, max_length=254)]
-PersonName = Annotated[str, Meta(max_length=150)]
+Name = Annotated[str, text(200)]
+Label = Annotated[str, text(40)]
+Email = Annotated[str, text(254)]
+PersonName = Annotated[str, text(150, allow_blank=True)]
 ResourceId = Annotated[
     str,
     Meta(
         min_length=1,
         max_length=36,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
-        # A pattern failure reads as this message instead of a regex (see `pattern_message`).
-        extra={"invalid_message": "Enter a valid resource id."},
+        extra={"pattern_code": "invalid", "pattern_detail": "Enter a valid resource id."},
     ),
 ]
 
@@ -60,7 +76,8 @@ def decode_body(raw: bytes, body_type: type[T]) -> T:
         raise translate_validation_error(str(error), raw, body_type) from None
     except msgspec.DecodeError as error:
         raise InvalidInput(f"JSON parse error - {error}", code="parse_error") from None
-    check_strings(value, type_info(body_type), [])
+    if NUL_ESCAPE in raw:
+        reject_nul_characters(value, [])
     return value
 
 
@@ -103,12 +120,12 @@ def unwrap(info: mi.Type) -> mi.Type:
     return info
 
 
-def pattern_message(info: mi.Type) -> str:
+def pattern_error(info: mi.Type) -> tuple[str, str]:
     while isinstance(info, mi.Metadata):
-        if info.extra and "invalid_message" in info.extra:
-            return str(info.extra["invalid_message"])
+        if info.extra and "pattern_code" in info.extra:
+            return str(info.extra["pattern_code"]), str(info.extra["pattern_detail"])
         info = info.type
-    return "This value does not match the required pattern."
+    return "invalid", "This value does not match the required pattern."
 
 
 def descend(info: mi.Type, segment: PathSegment) -> mi.Type:
@@ -192,7 +209,8 @@ def translate_validation_error(message: str, raw: bytes, body_type: Any) -> Inva
         if isinstance(value, str) and upper:
             return invalid(f"Ensure this field has no more than {upper['bound']} characters.", "max_length")
         if isinstance(value, str) and problem.startswith("Expected `str` matching regex"):
-            return invalid(pattern_message(declared))
+            code, detail = pattern_error(declared)
+            return invalid(detail, code)
         return invalid("Not a valid string.")
     if isinstance(target, mi.BoolType):
         return invalid("Must be a valid boolean.")
@@ -203,8 +221,7 @@ def translate_validation_error(message: str, raw: bytes, body_type: Any) -> Inva
     return invalid("Invalid value.")
 
 
-def check_strings(value: Any, declared: mi.Type, segments: list[PathSegment]) -> None:
-    """Reject NUL characters in every string and blank strings where a minimum length is declared."""
+def reject_nul_characters(value: Any, segments: list[PathSegment]) -> None:
     if isinstance(value, str):
         if "\x00" in value:
             raise InvalidInput(
@@ -212,18 +229,13 @@ def check_strings(value: Any, declared: mi.Type, segments: list[PathSegment]) ->
                 code="null_characters_not_allowed",
                 attr=field_path(segments),
             )
-        target = unwrap(declared)
-        if isinstance(target, mi.StrType) and (target.min_length or 0) >= 1 and not value.strip():
-            raise InvalidInput("This field may not be blank.", code="blank", attr=field_path(segments))
     elif isinstance(value, msgspec.Struct):
-        target = unwrap(declared)
-        fields = target.fields if isinstance(target, mi.StructType) else ()
-        for field in fields:
-            check_strings(getattr(value, field.name), field.type, [*segments, field.encode_name])
+        for field in msgspec.structs.fields(value):
+            reject_nul_characters(getattr(value, field.name), [*segments, field.encode_name])
     elif isinstance(value, list | tuple | set | frozenset):
         for index, item in enumerate(value):
-            check_strings(item, descend(declared, index), [*segments, index])
+            reject_nul_characters(item, [*segments, index])
     elif isinstance(value, dict):
         for key, item in value.items():
-            check_strings(key, mi.AnyType(), [*segments, str(key)])
-            check_strings(item, descend(declared, str(key)), [*segments, str(key)])
+            reject_nul_characters(key, [*segments, str(key)])
+            reject_nul_characters(item, [*segments, str(key)])
