@@ -295,6 +295,8 @@ class PolicyEngine:
         self._misses += 1
         value = compute()
         if len(memo) >= self._capacity:
+            if not memo:  # capacity 0: memoization off
+                return value
             # Oldest first: dicts keep insertion order, so eviction is O(1) with no bookkeeping on hits.
             del memo[next(iter(memo))]
         memo[key] = value
