@@ -48,7 +48,7 @@ class EmbeddedPostgres:
         self.data_dir = data_dir.expanduser().resolve()
         self.pgdata = self.data_dir / "postgres"
         self._bin = _bundled_binaries()
-        self._account = _server_account()
+        self._account: pwd.struct_passwd | None = None
         self._lock: IO[bytes] | None = None
         self._dsn: str | None = None
 
@@ -62,6 +62,7 @@ class EmbeddedPostgres:
         """Initialize the cluster if new, start the server and return an asyncpg-ready DSN."""
         if self._dsn is not None:
             raise EmbeddedPostgresError(f"the embedded PostgreSQL server in {self.pgdata} is already started")
+        self._account = _server_account()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = _acquire_lock(self.data_dir / "postgres.lock")
         try:
@@ -69,19 +70,9 @@ class EmbeddedPostgres:
             self._stop_leftover_server()
             socket_dir = self._socket_dir()
             options = f"-h '' -p {_PORT} -k {shlex.quote(str(socket_dir))}"
-            self._run(
-                "pg_ctl",
-                "start",
-                "-w",
-                "-t",
-                str(_TIMEOUT_SECONDS),
-                "-D",
-                str(self.pgdata),
-                "-l",
-                str(self.pgdata / "server.log"),
-                "-o",
-                options,
-            )
+            log = str(self.pgdata / "server.log")
+            wait = ["-w", "-t", str(_TIMEOUT_SECONDS)]
+            self._run("pg_ctl", "start", *wait, "-D", str(self.pgdata), "-l", log, "-o", options)
         except BaseException:
             self._release_lock()
             raise
