@@ -6,9 +6,25 @@ organization replaces its view whole, so readers never see a half-applied change
 """
 
 from collections.abc import Iterable
+from typing import Final
 from uuid import UUID
 
 import msgspec
+
+SCOPE_OBJECTS: Final = (
+    "access_control", "account", "action", "activity_log", "annotation", "batch_export", "batch_import",
+    "cohort", "customer_analytics", "customer_journey", "dashboard", "dashboard_template", "dataset",
+    "early_access_feature", "endpoint", "error_tracking", "evaluation", "event_definition", "experiment",
+    "experiment_holdout", "experiment_saved_metric", "export", "external_data_schema",
+    "external_data_source", "feature_flag", "file_system", "file_system_shortcut", "group", "hog_function",
+    "insight", "link", "llm_analytics", "llm_prompt", "llm_provider_key", "llm_skill", "logs",
+    "marketing_analytics", "notebook", "organization", "organization_member", "person", "persisted_folder",
+    "plugin", "project", "property_definition", "query", "revenue_analytics", "session_recording",
+    "session_recording_playlist", "sharing_configuration", "subscription", "survey", "tagger", "tracing",
+    "user", "user_interview_DO_NOT_USE", "warehouse_objects", "warehouse_table", "warehouse_view",
+    "web_analytics", "webhook",
+)  # fmt: skip
+"""Valid resource types and API-key scope objects (SPEC §3.1), in SPEC's order: messages list them so."""
 
 
 class UserRef(msgspec.Struct, frozen=True):
@@ -17,6 +33,27 @@ class UserRef(msgspec.Struct, frozen=True):
     id: int
     uuid: UUID
     is_active: bool = True
+
+
+class ApiKeyRef(msgspec.Struct, frozen=True):
+    """What decisions need of a personal API key (§3.13); the value itself is never held."""
+
+    id: UUID
+    user_id: int
+    scopes: tuple[str, ...] | None  # None or empty: a legacy key
+    scoped_teams: tuple[int, ...] = ()
+    scoped_organizations: tuple[UUID, ...] = ()
+
+
+class Caller(msgspec.Struct, frozen=True):
+    """Who a request acts for: a system call, an acting user, or a personal API key's user."""
+
+    kind: str  # system | user | key
+    user: UserRef | None = None
+    key: ApiKeyRef | None = None
+
+
+SYSTEM_CALLER = Caller("system")
 
 
 class Organization(msgspec.Struct, frozen=True):
@@ -148,7 +185,9 @@ class OrganizationView:
         }
         placements: dict[tuple[int, str], list[str]] = {}
         for placement in insight_placements:
-            placements.setdefault((placement.project_id, placement.insight_id), []).append(placement.dashboard_id)
+            placements.setdefault((placement.project_id, placement.insight_id), []).append(
+                placement.dashboard_id
+            )
         self.insight_dashboards: dict[tuple[int, str], tuple[str, ...]] = {
             k: tuple(v) for k, v in placements.items()
         }
