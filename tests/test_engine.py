@@ -60,6 +60,9 @@ FACTS_OF_QUERY: dict[str, type[msgspec.Struct]] = {
     "scope.present": f.ScopeFacts,
     "key.": f.KeyFacts,
     "pipeline.": f.RequiredLevelFacts,
+    "pipeline.auth": f.AuthFacts,
+    "pipeline.resolve": f.ResolveFacts,
+    "pipeline.object_exists": f.ObjectExistsFacts,
     "check.": f.CheckFacts,
 }
 
@@ -75,6 +78,8 @@ VALUES_BY_NAME: dict[str, list[Any]] = {
     "effective_privilege_level": [None, 21, 37],
     "project_id": [None, 1, 2],
     "caller": ["system", "user", "key"],
+    "state": ["anonymous", "invalid_key", "invalid_user", "ok"],
+    "context": ["project", "project_detail", "org_nested", "org_detail", "none"],
     "method": ["GET", "POST", "PATCH", "PUT", "DELETE"],
     "scope_action": ["read", "write"],
     "resource": RESOURCES,

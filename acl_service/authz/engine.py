@@ -19,6 +19,7 @@ PolicyError is raised for a malformed policy or a query that no row decides.
 """
 
 import itertools
+import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import CodeType
@@ -54,6 +55,7 @@ from acl_service.authz.facts import (
 DEFAULT_POLICY_DIR = Path(__file__).resolve().parent.parent.parent / "policies"
 DEFAULT_CACHE_SIZE = 200_000
 
+FACT_FIELD = re.compile(r"\br\.f\.([a-z_]+)")
 EvaluatorName = Literal["compiled", "casbin"]
 T = TypeVar("T")
 
@@ -233,6 +235,7 @@ class PolicyEngine:
             self._decide_compiled if evaluator == "compiled" else self._decide_casbin
         )
         self._memo: dict[object, Any] = {}
+        self._fields_read: dict[str, frozenset[str]] = {}
         self._capacity = cache_size
         self._hits = 0
         self._misses = 0
@@ -502,6 +505,19 @@ class PolicyEngine:
             return CheckOutcome(True, 200, None, None, answer.rule, answer.reason)
         status, code, detail = answer.value
         return CheckOutcome(False, status, code, detail, answer.rule, answer.reason)
+
+    def step(self, query: str, facts: msgspec.Struct) -> CheckOutcome:
+        """A pipeline step other than a permission code (pipeline.auth, pipeline.resolve, ...)."""
+        return self._cached((query, facts), lambda: self._outcome(query, facts))
+
+    def fields_read(self, query: str) -> frozenset[str]:
+        """The fact fields (`r.f.<name>`) the rows of a query read, so callers gather only those."""
+        found = self._fields_read.get(query)
+        if found is None:
+            texts = [f"{c.rule.condition} {c.rule.answer}" for c in self._by_query[query]]
+            found = frozenset(FACT_FIELD.findall(" ".join(texts)))
+            self._fields_read[query] = found
+        return found
 
     def check_codes(self) -> tuple[str, ...]:
         return tuple(q.removeprefix("check.") for q in self._by_query if q.startswith("check."))

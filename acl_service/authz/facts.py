@@ -177,6 +177,31 @@ class RequiredLevelFacts(msgspec.Struct, frozen=True):
     write_scope: bool  # a required scope ends with :write
 
 
+class AuthFacts(msgspec.Struct, frozen=True):
+    """Step 1 of §3.14: the caller's state as authentication found it."""
+
+    state: str  # anonymous | invalid_key | invalid_user | ok
+
+
+class ResolveFacts(msgspec.Struct, frozen=True):
+    """Step 3 of §3.14: whether the route's project or organization can be shown to the caller."""
+
+    context: str  # project | project_detail | org_nested | org_detail | none
+    caller: str
+    project_exists: bool
+    project_in_org: bool  # the project belongs to the organization in the path, if the path names one
+    org_exists: bool
+    org_level: int  # the caller's level in the organization
+    scoped_teams: bool
+    project_listed: bool
+    scoped_organizations: bool
+    organization_listed: bool
+
+
+class ObjectExistsFacts(msgspec.Struct, frozen=True):
+    exists: bool
+
+
 class CheckFacts(msgspec.Struct, frozen=True):
     """Facts of the permission codes of §3.14; each code reads the fields it needs."""
 
