@@ -141,6 +141,7 @@ class OrganizationView:
         "projects",
         "role_ids_by_user",
         "row_count",
+        "users",
     )
 
     def __init__(
@@ -155,8 +156,10 @@ class OrganizationView:
         role_memberships: Iterable[RoleMembership] = (),
         privileges: Iterable[DashboardPrivilege] = (),
         insight_placements: Iterable[InsightPlacement] = (),
+        users: Iterable[UserRef] = (),
     ) -> None:
         self.organization = organization
+        self.users: dict[int, UserRef] = {user.id: user for user in users}
         self.memberships_by_user: dict[int, Membership] = {m.user_id: m for m in memberships}
         self.memberships_by_id: dict[UUID, Membership] = {m.id: m for m in self.memberships_by_user.values()}
         self.projects: dict[int, Project] = {p.id: p for p in projects}
@@ -193,6 +196,7 @@ class OrganizationView:
         }
         self.row_count = (
             1
+            + len(self.users)
             + len(self.memberships_by_user)
             + len(self.projects)
             + len(self.explicit_levels)
