@@ -17,13 +17,15 @@ async def seed(pool: asyncpg.Pool) -> dict[str, uuid.UUID]:
     async with write_transaction(pool) as tx:
         c = tx.conn
         await c.execute(
-            "INSERT INTO users (id, uuid, email, is_active) VALUES (1, $1, 'a@x', true), (2, $2, 'b@x', false)",
+            "INSERT INTO users (id, uuid, email, is_active)"
+            " VALUES (1, $1, 'a@x', true), (2, $2, 'b@x', false)",
             uuid.UUID(int=1),
             uuid.UUID(int=2),
         )
         await c.execute(
             """INSERT INTO organizations (id, name, available_product_features)
-               VALUES ($1, 'O', '[{"key": "advanced_permissions", "name": "AP"}]'::jsonb), ($2, 'P', '[]'::jsonb)""",
+               VALUES ($1, 'O', '[{"key": "advanced_permissions", "name": "AP"}]'::jsonb),
+                      ($2, 'P', '[]'::jsonb)""",
             ORG,
             OTHER_ORG,
         )
@@ -37,7 +39,8 @@ async def seed(pool: asyncpg.Pool) -> dict[str, uuid.UUID]:
             OTHER_ORG,
         )
         await c.execute(
-            "INSERT INTO projects (id, organization_id, name, access_control) VALUES (1, $1, 'p', true), (2, $2, 'q', false)",
+            "INSERT INTO projects (id, organization_id, name, access_control)"
+            " VALUES (1, $1, 'p', true), (2, $2, 'q', false)",
             ORG,
             OTHER_ORG,
         )
@@ -47,13 +50,15 @@ async def seed(pool: asyncpg.Pool) -> dict[str, uuid.UUID]:
         )
         await c.execute(
             """INSERT INTO resources (project_id, resource, resource_id, created_by_id, restriction_level)
-               VALUES (1, 'dashboard', '7', 1, 37), (1, 'insight', 'i-1', NULL, NULL), (2, 'notebook', 'n', 1, NULL)"""
+               VALUES (1, 'dashboard', '7', 1, 37), (1, 'insight', 'i-1', NULL, NULL),
+                      (2, 'notebook', 'n', 1, NULL)"""
         )
         await c.execute(
             "INSERT INTO insight_dashboards (project_id, insight_id, dashboard_id) VALUES (1, 'i-1', '7')"
         )
         await c.execute(
-            "INSERT INTO dashboard_privileges (project_id, dashboard_id, user_id, level) VALUES (1, '7', 2, 37)"
+            "INSERT INTO dashboard_privileges (project_id, dashboard_id, user_id, level)"
+            " VALUES (1, '7', 2, 37)"
         )
         await c.execute(
             "INSERT INTO roles (id, organization_id, name) VALUES ($1, $2, 'Eng')", ids["role"], ORG
@@ -64,7 +69,8 @@ async def seed(pool: asyncpg.Pool) -> dict[str, uuid.UUID]:
             ids["bob_m"],
         )
         await c.execute(
-            """INSERT INTO access_controls (project_id, resource, resource_id, organization_member_id, role_id, access_level)
+            """INSERT INTO access_controls
+                   (project_id, resource, resource_id, organization_member_id, role_id, access_level)
                VALUES (1, 'dashboard', NULL, NULL, NULL, 'editor'), (1, 'dashboard', '7', $1, NULL, 'none'),
                       (1, 'notebook', NULL, NULL, $2, 'viewer')""",
             ids["bob_m"],
