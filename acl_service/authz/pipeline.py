@@ -347,8 +347,35 @@ class _Request:
         return CheckFacts(**{field: getattr(self, field) for field in fields})
 
 
-def _denied(outcome: CheckOutcome) -> bool:
-    return not outcome.allowed
+class _Trail:
+    """The outcomes of the steps run so far; the first failing one decides."""
+
+    def __init__(self, match: RouteMatch, scope_object: str | None) -> None:
+        self.match = match
+        self.scope_object = scope_object
+        self.outcomes: list[CheckOutcome] = []
+
+    def failed(self, outcome: CheckOutcome) -> bool:
+        self.outcomes.append(outcome)
+        return not outcome.allowed
+
+    def result(self) -> Authorization:
+        match = self.match
+        reasons = tuple(dict.fromkeys(o.reason for o in self.outcomes if o.reason != "-"))
+        last = self.outcomes[-1] if self.outcomes else None
+        denied = last is not None and not last.allowed
+        return Authorization(
+            allowed=not denied,
+            status=last.status if denied and last else 200,
+            code=last.code if denied and last else None,
+            detail=last.detail if denied and last else None,
+            rule=last.rule if denied and last else None,
+            reasons=reasons,
+            project_id=match.project_id,
+            action=match.route.action,
+            scope_object=self.scope_object,
+            required_scopes=match.required_scopes(self.scope_object),
+        )
 
 
 def authorize(
@@ -363,73 +390,50 @@ def authorize(
 ) -> Authorization:
     """Steps 1-6 of §3.14, and step 7 when `body_rules` (the admin API runs it after body validation)."""
     route = match.route
-    scope_object = body_scope_object(match, body)
-    required_scopes = match.required_scopes(scope_object)
-    outcomes: list[CheckOutcome] = []
-
-    def finish(outcome: CheckOutcome | None = None) -> Authorization:
-        reasons = tuple(dict.fromkeys(o.reason for o in outcomes if o.reason != "-"))
-        if outcome is None:
-            return Authorization(
-                True,
-                200,
-                None,
-                None,
-                None,
-                reasons,
-                match.project_id,
-                route.action,
-                scope_object,
-                required_scopes,
-            )
-        return Authorization(
-            False,
-            outcome.status,
-            outcome.code,
-            outcome.detail,
-            outcome.rule,
-            reasons,
-            match.project_id,
-            route.action,
-            scope_object,
-            required_scopes,
-        )
-
-    def run(outcome: CheckOutcome) -> bool:
-        outcomes.append(outcome)
-        return _denied(outcome)
-
+    trail = _Trail(match, body_scope_object(match, body))
     if caller is None and auth_state == "ok":
         auth_state = "anonymous"
-    if run(engine.step("pipeline.auth", AuthFacts(auth_state))):
-        return finish(outcomes[-1])
-    assert caller is not None
-    request = _Request(engine, match, caller, scope, body, scope_object)
+    if trail.failed(engine.step("pipeline.auth", AuthFacts(auth_state))) or caller is None:
+        return trail.result()
+    request = _Request(engine, match, caller, scope, body, trail.scope_object)
     key_checks = caller.kind == "key" and route.key_checks
-    if key_checks and run(engine.key_check("k1", request.key_facts())):
-        return finish(outcomes[-1])
-    if run(engine.step("pipeline.resolve", request.resolve_facts())):
-        return finish(outcomes[-1])
-    if key_checks and run(engine.key_check("k2_k4", request.key_facts())):
-        return finish(outcomes[-1])
-    for code in _applicable(route.route_checks, scope_object):
-        if run(engine.check(code, request.check_facts(code))):
-            return finish(outcomes[-1])
-    object_checks = _applicable(route.object_checks, scope_object)
+    if key_checks and trail.failed(engine.key_check("k1", request.key_facts())):
+        return trail.result()
+    if trail.failed(engine.step("pipeline.resolve", request.resolve_facts())):
+        return trail.result()
+    if key_checks and trail.failed(engine.key_check("k2_k4", request.key_facts())):
+        return trail.result()
+    for code in _applicable(route.route_checks, trail.scope_object):
+        if trail.failed(engine.check(code, request.check_facts(code))):
+            return trail.result()
+    object_checks = _applicable(route.object_checks, trail.scope_object)
     if object_checks:
-        if run(engine.step("pipeline.object_exists", ObjectExistsFacts(request.exists))):
-            return finish(outcomes[-1])
+        if trail.failed(engine.step("pipeline.object_exists", ObjectExistsFacts(request.exists))):
+            return trail.result()
         for code in object_checks:
-            if code != "EXISTS" and run(engine.check(code, request.check_facts(code))):
-                return finish(outcomes[-1])
+            if code != "EXISTS" and trail.failed(engine.check(code, request.check_facts(code))):
+                return trail.result()
     if body_rules:
-        for code in route.body_rules:
-            if code == "MOVE" and "toDashboard" not in request.body:
-                continue  # MOVE needs its body field; without it there is nothing to move
-            name = "MODIFY" if code == "MODIFY_WIDE" else code
-            if run(engine.check(name, request.check_facts(name))):
-                return finish(outcomes[-1])
-    return finish()
+        _run_body_rules(engine, request, trail)
+    return trail.result()
+
+
+def authorize_body(
+    engine: PolicyEngine, match: RouteMatch, caller: Caller, scope: RequestScope, body: Mapping[str, Any]
+) -> Authorization:
+    """Step 7 alone: the admin API runs it once the body is validated (SPEC §5.1 processing order)."""
+    trail = _Trail(match, body_scope_object(match, body))
+    _run_body_rules(engine, _Request(engine, match, caller, scope, body, trail.scope_object), trail)
+    return trail.result()
+
+
+def _run_body_rules(engine: PolicyEngine, request: _Request, trail: _Trail) -> None:
+    for code in request.route.body_rules:
+        if code == "MOVE" and "toDashboard" not in request.body:
+            continue  # MOVE needs its body field; without it there is nothing to move
+        name = "MODIFY" if code == "MODIFY_WIDE" else code
+        if trail.failed(engine.check(name, request.check_facts(name))):
+            return
 
 
 def _applicable(codes: tuple[str, ...], scope_object: str | None) -> list[str]:
