@@ -23,6 +23,8 @@ from litestar.static_files import create_static_files_router
 from acl_service.api.errors import EXCEPTION_HANDLERS, MAX_BODY_BYTES
 from acl_service.api.health import HealthController
 from acl_service.api.state import AppState
+from acl_service.authz.engine import PolicyEngine
+from acl_service.authz.routes import RouteTable
 from acl_service.settings import Settings
 from acl_service.store.pool import create_pool
 
@@ -37,11 +39,14 @@ def create_app(settings: Settings) -> Litestar:
     if settings.database_url is None:
         raise ValueError("create_app needs settings.database_url (the CLI sets it for the embedded database)")
     database_url = settings.database_url
+    # Loaded before serving: a broken policy or route table stops startup, not the first request.
+    engine = PolicyEngine.load(settings.policy_dir, cache_size=settings.decision_cache_size)
+    routes = RouteTable.load(settings.policy_dir)
 
     @asynccontextmanager
     async def database_lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = await open_pool(database_url)
-        app.state.acl = AppState(settings=settings, pool=pool)
+        app.state.acl = AppState(settings=settings, pool=pool, engine=engine, routes=routes)
         try:
             yield
         finally:

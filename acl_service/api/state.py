@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 import asyncpg
 from litestar.datastructures import State
 
+from acl_service.authz.engine import PolicyEngine
+from acl_service.authz.routes import RouteTable
 from acl_service.settings import Settings
 
 # Returns the reasons the instance is not ready (e.g. "listener_down"), empty when it is.
@@ -16,6 +18,8 @@ ReadinessProbe = Callable[[], Awaitable[list[str]]]
 class AppState:
     settings: Settings
     pool: asyncpg.Pool
+    engine: PolicyEngine
+    routes: RouteTable
     readiness_probes: list[ReadinessProbe] = field(default_factory=list)
 
     @staticmethod

@@ -1,0 +1,157 @@
+"""One admin-API request: its transaction, caller, route and the permission steps of SPEC §3.14.
+
+Every admin handler opens `admin_request(...)` first. In order (SPEC §5.1): a transaction (a write
+takes the next revision, so writers serialize and a failure consumes none), authentication, the
+route of the request in the route table (path parameters validated), the facts of the project or
+organization it touches read inside that transaction, then pipeline steps 2-6. `AdminRequest.body()`
+validates the body and runs step 7. The revision the response reports is kept on the request state
+for the `X-Acl-Revision` header.
+"""
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, Final, TypeVar
+from uuid import UUID
+
+import msgspec
+from litestar import Request
+from litestar.datastructures import State
+
+from acl_service.api.auth import authenticate_admin
+from acl_service.api.bodies import decode_body
+from acl_service.api.state import AppState
+from acl_service.authz.evaluator import AccessEvaluator
+from acl_service.authz.pipeline import Authorization, RequestScope, authorize, authorize_body, targets
+from acl_service.authz.routes import RouteMatch
+from acl_service.domain import Caller, UserRef
+from acl_service.errors import (
+    AuthenticationFailed,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    ServiceError,
+)
+from acl_service.store.facts import Connection, load_organization_view, load_project
+from acl_service.store.writes import current_revision, write_transaction
+
+T = TypeVar("T")
+
+REVISION_STATE_KEY: Final = "acl_revision"
+
+
+def authorization_error(authorization: Authorization) -> ServiceError:
+    """The domain error of a failed pipeline step (the policy gives status, code and detail)."""
+    detail, code = authorization.detail, authorization.code
+    if authorization.status == 400:
+        return InvalidInput(detail, code=code)
+    if authorization.status == 401:
+        return AuthenticationFailed(detail) if code == "authentication_failed" else NotAuthenticated(detail)
+    if authorization.status == 404:
+        return NotFound(detail)
+    return PermissionDenied(detail)
+
+
+class AdminRequest:
+    """What an admin handler works with once the request may proceed."""
+
+    def __init__(
+        self,
+        state: AppState,
+        conn: Connection,
+        caller: Caller,
+        match: RouteMatch,
+        scope: RequestScope,
+        raw_body: bytes,
+        revision: int,
+    ) -> None:
+        self.state = state
+        self.conn = conn
+        self.caller = caller
+        self.match = match
+        self.scope = scope
+        self.raw_body = raw_body
+        self.revision = revision
+
+    @property
+    def is_system(self) -> bool:
+        return self.caller.kind == "system"
+
+    @property
+    def user(self) -> UserRef | None:
+        return self.caller.user
+
+    def param(self, name: str) -> Any:
+        return self.match.params[name]
+
+    def evaluator(self) -> AccessEvaluator:
+        view = self.scope.view
+        if view is None:
+            raise NotFound()
+        return AccessEvaluator(self.state.engine, view, view.users)
+
+    def body(self, body_type: type[T]) -> T:
+        """The validated body; then the route's body rules (RESTRICT, ACFLAG, MOVE, MODIFY)."""
+        body = decode_body(self.raw_body, body_type)
+        if self.match.route.body_rules:
+            present: Mapping[str, Any] = msgspec.to_builtins(body) if isinstance(body, msgspec.Struct) else {}
+            outcome = authorize_body(self.state.engine, self.match, self.caller, self.scope, present)
+            if not outcome.allowed:
+                raise authorization_error(outcome)
+        return body
+
+    async def reload_scope(self, body: Mapping[str, Any] | None = None) -> RequestScope:
+        """Re-read the facts after this request changed them (for caller-dependent response fields)."""
+        self.scope = await load_scope(self.conn, self.match, body)
+        return self.scope
+
+
+async def load_scope(conn: Connection, match: RouteMatch, body: Mapping[str, Any] | None) -> RequestScope:
+    project_id, organization_id = targets(match, body)
+    project = await load_project(conn, project_id) if project_id is not None else None
+    organization = project.organization_id if project is not None else organization_id
+    view = await load_organization_view(conn, organization) if organization is not None else None
+    return RequestScope(project=project, view=view)
+
+
+def _body_for_targets(raw: bytes) -> Mapping[str, Any] | None:
+    """An untyped read of the body, for routes whose target is named in it (POST /api/projects/)."""
+    try:
+        value = msgspec.json.decode(raw) if raw.strip() else None
+    except msgspec.DecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+@asynccontextmanager
+async def admin_request(request: Request[Any, Any, State], *, write: bool) -> AsyncIterator[AdminRequest]:
+    state = AppState.of(request.app.state)
+    raw_body = await request.body()
+    if write:
+        async with write_transaction(state.pool) as tx:
+            # Until the write commits, the response reports the revision still current.
+            request.state[REVISION_STATE_KEY] = tx.revision - 1
+            yield await _admitted(request, state, tx.conn, raw_body, tx.revision)
+        request.state[REVISION_STATE_KEY] = tx.revision
+        return
+    async with state.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        revision = await current_revision(conn)
+        request.state[REVISION_STATE_KEY] = revision
+        yield await _admitted(request, state, conn, raw_body, revision)
+
+
+async def _admitted(
+    request: Request[Any, Any, State], state: AppState, conn: Connection, raw_body: bytes, revision: int
+) -> AdminRequest:
+    """Authentication, route, facts and pipeline steps 2-6, in SPEC §5.1's order."""
+    caller = await authenticate_admin(request.headers, state.settings.service_tokens, conn)
+    match = state.routes.match(request.method, request.url.path, request.query_params)
+    scope = await load_scope(conn, match, _body_for_targets(raw_body))
+    outcome = authorize(state.engine, match, caller, scope)
+    if not outcome.allowed:
+        raise authorization_error(outcome)
+    return AdminRequest(state, conn, caller, match, scope, raw_body, revision)
+
+
+def acting_user_uuid(admin: AdminRequest) -> UUID | None:
+    return admin.user.uuid if admin.user is not None else None
