@@ -57,8 +57,9 @@ RESOURCE_WIDE_TYPES = (
     "activity_log",
     "action",
 )
-# Types asked about without objects of their own: inheritance, fixed defaults (plugin) and parents.
-QUERY_TYPES = (*RESOURCE_WIDE_TYPES, "plugin", "dashboard_template", "experiment")
+# Types asked about without objects of their own: inheritance, fixed defaults (plugin, project,
+# organization, §3.6 step 2) and parents.
+QUERY_TYPES = (*RESOURCE_WIDE_TYPES, "plugin", "dashboard_template", "experiment", "project", "organization")
 PROJECT_ROW_LEVELS = ("none", "member", "admin")
 RESOURCE_ROW_LEVELS = ("none", "viewer", "editor", "manager")
 # First options are the simplest, since shrinking drives every choice towards its first option.

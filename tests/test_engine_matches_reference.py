@@ -232,7 +232,7 @@ def test_users_with_access_match_reference(generated: GeneratedOrganization) -> 
     check_users_with_access(generated, ENGINE)
 
 
-@property_settings(30)
+@property_settings(15)
 @given(organizations())
 def test_stock_casbin_enforcer_matches_reference(generated: GeneratedOrganization) -> None:
     check_project_levels(generated, STOCK_ENGINE)
