@@ -20,8 +20,11 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 
+from acl_service.api.admin.fallback import unknown_admin_path
+from acl_service.api.admin.users import UsersController
 from acl_service.api.errors import EXCEPTION_HANDLERS, MAX_BODY_BYTES
 from acl_service.api.health import HealthController
+from acl_service.api.revision import add_revision_header
 from acl_service.api.state import AppState
 from acl_service.authz.engine import PolicyEngine
 from acl_service.authz.routes import RouteTable
@@ -55,6 +58,8 @@ def create_app(settings: Settings) -> Litestar:
     return Litestar(
         route_handlers=[
             HealthController,
+            UsersController,
+            unknown_admin_path,
             # The docs UI loads its scripts from this package, not a CDN: the service may run offline.
             create_static_files_router(
                 path=DOCS_ASSETS_PATH,
@@ -63,6 +68,7 @@ def create_app(settings: Settings) -> Litestar:
             ),
         ],
         lifespan=[database_lifespan],
+        before_send=[add_revision_header],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(

@@ -10,7 +10,7 @@ for the `X-Acl-Revision` header.
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -19,6 +19,7 @@ from litestar.datastructures import State
 
 from acl_service.api.auth import authenticate_admin
 from acl_service.api.bodies import decode_body
+from acl_service.api.revision import record_revision
 from acl_service.api.state import AppState
 from acl_service.authz.evaluator import AccessEvaluator
 from acl_service.authz.pipeline import Authorization, RequestScope, authorize, authorize_body, targets
@@ -36,8 +37,6 @@ from acl_service.store.facts import Connection, load_organization_view, load_pro
 from acl_service.store.writes import current_revision, write_transaction
 
 T = TypeVar("T")
-
-REVISION_STATE_KEY: Final = "acl_revision"
 
 
 def authorization_error(authorization: Authorization) -> ServiceError:
@@ -130,13 +129,13 @@ async def admin_request(request: Request[Any, Any, State], *, write: bool) -> As
     if write:
         async with write_transaction(state.pool) as tx:
             # Until the write commits, the response reports the revision still current.
-            request.state[REVISION_STATE_KEY] = tx.revision - 1
+            record_revision(request.scope, tx.revision - 1)
             yield await _admitted(request, state, tx.conn, raw_body, tx.revision)
-        request.state[REVISION_STATE_KEY] = tx.revision
+        record_revision(request.scope, tx.revision)
         return
     async with state.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         revision = await current_revision(conn)
-        request.state[REVISION_STATE_KEY] = revision
+        record_revision(request.scope, revision)
         yield await _admitted(request, state, conn, raw_body, revision)
 
 

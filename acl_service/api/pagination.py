@@ -1,0 +1,65 @@
+"""Paginated lists (SPEC §5.2): `limit` 1..1000 (default 100), `offset` >= 0, links as request paths."""
+
+from collections.abc import Mapping, Sequence
+from typing import Final, Generic, TypeVar
+from urllib.parse import urlencode
+
+import msgspec
+
+from acl_service.errors import InvalidInput
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT: Final = 100
+MAX_LIMIT: Final = 1000
+
+
+class Page(msgspec.Struct, Generic[T]):
+    count: int
+    next: str | None
+    previous: str | None
+    results: Sequence[T]
+
+
+class PageWindow(msgspec.Struct, frozen=True):
+    limit: int
+    offset: int
+
+
+def _bounded(query: Mapping[str, str], name: str, default: int, minimum: int, maximum: int | None) -> int:
+    raw = query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput("A valid integer is required.", code="invalid", attr=name) from None
+    if value < minimum:
+        raise InvalidInput(
+            f"Ensure this value is greater than or equal to {minimum}.", code="min_value", attr=name
+        )
+    if maximum is not None and value > maximum:
+        raise InvalidInput(
+            f"Ensure this value is less than or equal to {maximum}.", code="max_value", attr=name
+        )
+    return value
+
+
+def page_window(query: Mapping[str, str]) -> PageWindow:
+    return PageWindow(
+        limit=_bounded(query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+        offset=_bounded(query, "offset", 0, 0, 2**63 - 1),
+    )
+
+
+def page(
+    path: str, query: Mapping[str, str], window: PageWindow, count: int, results: Sequence[T]
+) -> Page[T]:
+    def link(offset: int) -> str:
+        params = {**query, "limit": str(window.limit), "offset": str(offset)}
+        return f"{path}?{urlencode(params)}"
+
+    following = window.offset + window.limit
+    next_link = link(following) if following < count else None
+    previous_link = link(max(window.offset - window.limit, 0)) if window.offset > 0 else None
+    return Page(count=count, next=next_link, previous=previous_link, results=results)
