@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.fixtures.database", "tests.fixtures.app"]
+pytest_plugins = ["tests.fixtures.database", "tests.fixtures.app", "tests.fixtures.seed"]

@@ -2,10 +2,12 @@
 
 import uuid
 
+import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.fixtures.app import CHECK_TOKEN, admin_headers
+from tests.fixtures.seed import Seed
 
 Client = AsyncTestClient[Litestar]
 ALICE = uuid.UUID("0b5a0000-0000-4000-8000-000000000001")
@@ -157,3 +159,25 @@ async def test_unknown_admin_path_authenticates_first(client: Client) -> None:
         "attr": None,
     }
     assert "X-Acl-Revision" in unknown.headers
+
+
+async def test_acting_user_me_in_the_spec_world(client: Client, seed: Seed) -> None:
+    world = await seed.spec_world(["advanced_permissions"])
+    me = await client.get("/api/users/@me/", headers=admin_headers(acting_user=world["carol"].uuid))
+    assert (me.status_code, me.json()["first_name"]) == (200, "Carol")
+    key = await seed.personal_api_key(world["alice"], ["user:read"])
+    by_key = await client.get("/api/users/@me/", headers={"Authorization": f"Bearer {key}"})
+    assert (by_key.status_code, by_key.json()["uuid"]) == (200, str(world["alice"].uuid))
+
+
+async def test_key_use_is_recorded_outside_revisions(client: Client, seed: Seed, db_pool: object) -> None:
+    world = await seed.spec_world()
+    key = await seed.personal_api_key(world["alice"], ["user:read"])
+    before = await client.get("/api/users/@me/", headers={"Authorization": f"Bearer {key}"})
+    after = await client.get("/api/users/@me/", headers={"Authorization": f"Bearer {key}"})
+    assert before.headers["X-Acl-Revision"] == after.headers["X-Acl-Revision"]
+    assert isinstance(db_pool, asyncpg.Pool)
+    used = await db_pool.fetchval(
+        "SELECT last_used_at FROM personal_api_keys WHERE user_id = $1", world["alice"].id
+    )
+    assert used is not None

@@ -65,14 +65,6 @@ async def key_caller(conn: Connection, key_value: str) -> Caller:
     owner = await load_user_by_id(conn, key.user_id)
     if owner is None or not owner.is_active:
         raise AuthenticationFailed(INVALID_KEY)
-    # SPEC §2: at most hourly, and outside revisions and the changelog (the triggers ignore this column).
-    await conn.execute(
-        """
-        UPDATE personal_api_keys SET last_used_at = now()
-        WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 hour')
-        """,
-        key.id,
-    )
     return Caller("key", owner, key)
 
 

@@ -157,3 +157,17 @@ async def load_key(conn: Connection, secure_value: str) -> ApiKeyRef | None:
         scoped_teams=tuple(record["scoped_teams"]),
         scoped_organizations=tuple(record["scoped_organizations"]),
     )
+
+
+async def touch_key(pool: asyncpg.Pool, key_id: UUID) -> None:
+    """Record a key's use, at most hourly (SPEC §2): on its own connection, outside the request's
+    transaction (which may be read-only), and outside revisions and the changelog (the triggers
+    ignore this column)."""
+    async with pool.acquire() as conn:
+        await conn.execute(
+            """
+            UPDATE personal_api_keys SET last_used_at = now()
+            WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 hour')
+            """,
+            key_id,
+        )

@@ -33,7 +33,7 @@ from acl_service.errors import (
     PermissionDenied,
     ServiceError,
 )
-from acl_service.store.facts import Connection, load_organization_view, load_project
+from acl_service.store.facts import Connection, load_organization_view, load_project, touch_key
 from acl_service.store.writes import current_revision, write_transaction
 
 T = TypeVar("T")
@@ -144,6 +144,8 @@ async def _admitted(
 ) -> AdminRequest:
     """Authentication, route, facts and pipeline steps 2-6, in SPEC §5.1's order."""
     caller = await authenticate_admin(request.headers, state.settings.service_tokens, conn)
+    if caller.key is not None:
+        await touch_key(state.pool, caller.key.id)
     match = state.routes.match(request.method, request.url.path, request.query_params)
     scope = await load_scope(conn, match, _body_for_targets(raw_body))
     outcome = authorize(state.engine, match, caller, scope)
