@@ -182,7 +182,10 @@ def serve_http(settings: Settings) -> None:
         log_level=settings.log_level,
     )
     if settings.workers == 1:
-        uvicorn.Server(config).run()
+        server = uvicorn.Server(config)
+        server.run()
+        if not server.started:
+            raise CommandError("the HTTP server did not start (see the messages above)")
         return
     # uvicorn.run() insists on an import string for several workers; the supervisor itself only
     # needs a picklable factory, which passes settings to the workers without touching os.environ.

@@ -1,16 +1,19 @@
 """Compare ASGI servers on a trivial Litestar + msgspec endpoint.
 
-    python bench/server.py [--duration 10] [--connections 1,16,64]
+    python bench/server.py [--duration 5] [--connections 1,16,64] [--rounds 3]
 
 Each server runs as its own subprocess on 127.0.0.1 (1 and 2 workers) and is driven by `wrk` from
 another process, so client and server compete for the same cores as they would in production on a
-small machine. Prints req/s and p50/p99 latency per server, worker count and concurrency.
+small machine. The host is shared and its load drifts, so servers take turns within each round and
+the table shows, per server, worker count and concurrency, the median over rounds of req/s and of
+p50/p99 latency.
 """
 
 import argparse
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -83,7 +86,10 @@ def to_ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def run_wrk(port: int, connections: int, duration: int) -> tuple[float, float, float]:
+Sample = tuple[float, float, float]  # req/s, p50 ms, p99 ms
+
+
+def run_wrk(port: int, connections: int, duration: int) -> Sample:
     output = subprocess.run(
         [
             "wrk",
@@ -104,31 +110,47 @@ def run_wrk(port: int, connections: int, duration: int) -> tuple[float, float, f
     return rps, percentiles["50"], percentiles["99"]
 
 
+def measure(server: str, workers: int, connections: list[int], duration: int) -> dict[int, Sample]:
+    port = free_port()
+    process = subprocess.Popen(server_command(server, workers, port))
+    try:
+        wait_until_listening(port)
+        run_wrk(port, 16, 1)  # warm-up: imports, first connections
+        return {conns: run_wrk(port, conns, duration) for conns in connections}
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per measurement")
     parser.add_argument("--connections", default="1,16,64", help="comma-separated concurrency levels")
     parser.add_argument("--servers", default="uvicorn,granian")
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
         return 2
 
-    print(f"{'server':<8} {'workers':>7} {'conns':>5} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
-    for server in args.servers.split(","):
-        for workers in map(int, args.workers.split(",")):
-            port = free_port()
-            process = subprocess.Popen(server_command(server, workers, port))
-            try:
-                wait_until_listening(port)
-                run_wrk(port, 16, 1)  # warm-up: imports, first connections
-                for connections in map(int, args.connections.split(",")):
-                    rps, p50, p99 = run_wrk(port, connections, args.duration)
-                    print(f"{server:<8} {workers:>7} {connections:>5} {rps:>10.0f} {p50:>8.2f} {p99:>8.2f}")
-            finally:
-                process.terminate()
-                process.wait(timeout=20)
+    connections = [int(value) for value in args.connections.split(",")]
+    setups = [
+        (server, int(workers)) for workers in args.workers.split(",") for server in args.servers.split(",")
+    ]
+    samples: dict[tuple[str, int, int], list[Sample]] = {}
+    for _ in range(args.rounds):
+        for server, workers in setups:
+            for conns, sample in measure(server, workers, connections, args.duration).items():
+                samples.setdefault((server, workers, conns), []).append(sample)
+
+    print(
+        f"{'server':<8} {'workers':>7} {'conns':>5} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}",
+        f"(median of {args.rounds} rounds)",
+    )
+    for (server, workers, conns), runs in sorted(samples.items(), key=lambda item: (item[0][1], item[0][2])):
+        rps, p50, p99 = (statistics.median(values) for values in zip(*runs, strict=True))
+        print(f"{server:<8} {workers:>7} {conns:>5} {rps:>10.0f} {p50:>8.2f} {p99:>8.2f}")
     return 0
 
 

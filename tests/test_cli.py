@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 
 # Bounds for the embedded database: first start runs initdb (about a second here); CI is slower.
 START_TIMEOUT_SECONDS = 60.0
@@ -88,8 +90,8 @@ def test_bad_setting_stops_startup_with_one_line(tmp_path: Path) -> None:
 
 
 @contextmanager
-def serving(data_dir: Path, log: Path, **settings: str) -> Iterator[str]:
-    """Run `acl-service serve` on the embedded database; yield its URL; stop it with Ctrl-C."""
+def serving(data_dir: Path, log: Path, stop_signal: int = signal.SIGINT, **settings: str) -> Iterator[str]:
+    """Run `acl-service serve` on the embedded database; yield its URL; stop it with `stop_signal`."""
     port = free_port()
     with log.open("w") as output:
         process = subprocess.Popen(
@@ -104,7 +106,7 @@ def serving(data_dir: Path, log: Path, **settings: str) -> Iterator[str]:
         wait_until_healthy(url, process, log)
         yield url
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_signal)
         try:
             returncode = process.wait(timeout=STOP_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
@@ -144,8 +146,16 @@ async def bump_revision(dsn: str) -> None:
         await conn.close()
 
 
-def test_embedded_serve_keeps_data_and_token_across_restarts(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
+@pytest.fixture
+def embedded_data_dir() -> Iterator[Path]:
+    # Not under tmp_path: every new pytest session chmods /tmp/pytest-of-<user> back to 0700, which
+    # locks the server account (as root) out of a cluster that a concurrent session is running.
+    with tempfile.TemporaryDirectory(prefix="acl-service-test-") as folder:
+        yield Path(folder) / "data"
+
+
+def test_embedded_serve_keeps_data_and_token_across_restarts(embedded_data_dir: Path, tmp_path: Path) -> None:
+    data_dir = embedded_data_dir
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
 
     with serving(data_dir, first_log) as url:
@@ -156,8 +166,9 @@ def test_embedded_serve_keeps_data_and_token_across_restarts(tmp_path: Path) -> 
         asyncio.run(bump_revision(banner_value(first_log, "database")))
     assert (data_dir / "admin-token").stat().st_mode & 0o777 == 0o600
 
-    # Several workers share the one embedded server the parent started.
-    with serving(data_dir, second_log, ACL_WORKERS="2") as url:
+    # Several workers share the one embedded server the parent started; SIGTERM (as sent by
+    # container runtimes) stops everything as cleanly as Ctrl-C.
+    with serving(data_dir, second_log, signal.SIGTERM, ACL_WORKERS="2") as url:
         assert httpx.get(f"{url}/readyz").json() == {"status": "ready", "revision": 1}
         assert token in second_log.read_text()
     assert (data_dir / "admin-token").read_text().strip() == token
