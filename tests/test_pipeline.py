@@ -290,3 +290,14 @@ def test_unauthenticated_and_unknown_project(engine: PolicyEngine, routes: Route
     assert (anonymous.status, anonymous.code) == (401, "not_authenticated")
     gone = ask(engine, routes, acting("alice"), RequestScope(), "GET", "/api/environments/5/dashboards/")
     assert (gone.status, gone.detail) == (404, "Project not found.")
+
+
+def test_project_routes_answer_under_both_prefixes(routes: RouteTable) -> None:
+    for prefix in ("/api/projects/1", "/api/environments/1"):
+        assert routes.match("GET", f"{prefix}/").route.action == "retrieve"
+        assert (
+            routes.match("PUT", f"{prefix}/resource_access_controls/").route.action
+            == "resource_access_controls"
+        )
+        assert routes.match("GET", f"{prefix}/dashboards/7/").route.action == "retrieve"
+        assert routes.match("GET", f"{prefix}/explicit_members").route.action == "list"

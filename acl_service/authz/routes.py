@@ -96,11 +96,7 @@ class RouteTable:
         routes: list[Route] = []
         for row in _read_csv(policy_dir / "routes.csv"):
             route = _route_from_row(row, collections)
-            templates = (
-                [prefix + route.template for prefix in PROJECT_PREFIXES]
-                if route.context == "project"
-                else [route.template]
-            )
+            templates = _templates(route)
             routes.extend(msgspec.structs.replace(route, template=template) for template in templates)
         return cls(routes, collections)
 
@@ -174,6 +170,17 @@ class RouteTable:
 
     def admin_routes(self) -> Iterator[Route]:
         return (route for route in self.routes if route.serves == "admin")
+
+
+def _templates(route: Route) -> list[str]:
+    """Project routes are served under both prefixes: /api/environments/{id} and /api/projects/{id}."""
+    if route.context == "project":
+        return [prefix + route.template for prefix in PROJECT_PREFIXES]
+    detail_prefix = PROJECT_PREFIXES[1]
+    if route.context == "project_detail" and route.template.startswith(detail_prefix):
+        rest = route.template.removeprefix(detail_prefix)
+        return [prefix + rest for prefix in PROJECT_PREFIXES]
+    return [route.template]
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
