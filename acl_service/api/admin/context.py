@@ -8,7 +8,7 @@ validates the body and runs step 7. The revision the response reports is kept on
 for the `X-Acl-Revision` header.
 """
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 from uuid import UUID
@@ -37,6 +37,10 @@ from acl_service.store.facts import Connection, load_organization_view, load_pro
 from acl_service.store.writes import current_revision, write_transaction
 
 T = TypeVar("T")
+
+# Validates a body before the permission steps, for routes whose target is named in the body
+# (SPEC §5.1: POST /api/projects/ and POST …/resources/ validate their body first).
+BodyFirst = Callable[[Connection, Caller, bytes], Awaitable[None]]
 
 
 def authorization_error(authorization: Authorization) -> ServiceError:
@@ -123,30 +127,39 @@ def _body_for_targets(raw: bytes) -> Mapping[str, Any] | None:
 
 
 @asynccontextmanager
-async def admin_request(request: Request[Any, Any, State], *, write: bool) -> AsyncIterator[AdminRequest]:
+async def admin_request(
+    request: Request[Any, Any, State], *, write: bool, body_first: BodyFirst | None = None
+) -> AsyncIterator[AdminRequest]:
     state = AppState.of(request.app.state)
     raw_body = await request.body()
     if write:
         async with write_transaction(state.pool) as tx:
             # Until the write commits, the response reports the revision still current.
             record_revision(request.scope, tx.revision - 1)
-            yield await _admitted(request, state, tx.conn, raw_body, tx.revision)
+            yield await _admitted(request, state, tx.conn, raw_body, tx.revision, body_first)
         record_revision(request.scope, tx.revision)
         return
     async with state.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         revision = await current_revision(conn)
         record_revision(request.scope, revision)
-        yield await _admitted(request, state, conn, raw_body, revision)
+        yield await _admitted(request, state, conn, raw_body, revision, body_first)
 
 
 async def _admitted(
-    request: Request[Any, Any, State], state: AppState, conn: Connection, raw_body: bytes, revision: int
+    request: Request[Any, Any, State],
+    state: AppState,
+    conn: Connection,
+    raw_body: bytes,
+    revision: int,
+    body_first: BodyFirst | None = None,
 ) -> AdminRequest:
     """Authentication, route, facts and pipeline steps 2-6, in SPEC §5.1's order."""
     caller = await authenticate_admin(request.headers, state.settings.service_tokens, conn)
     if caller.key is not None:
         await touch_key(state.pool, caller.key.id)
     match = state.routes.match(request.method, request.url.path, request.query_params)
+    if body_first is not None:
+        await body_first(conn, caller, raw_body)
     scope = await load_scope(conn, match, _body_for_targets(raw_body))
     outcome = authorize(state.engine, match, caller, scope)
     if not outcome.allowed:
