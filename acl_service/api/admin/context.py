@@ -93,15 +93,24 @@ class AdminRequest:
             raise NotFound()
         return AccessEvaluator(self.state.engine, view, view.users)
 
-    def body(self, body_type: type[T]) -> T:
-        """The validated body; then the route's body rules (RESTRICT, ACFLAG, MOVE, MODIFY)."""
+    def body(self, body_type: type[T], *, rules: bool = True) -> T:
+        """The validated body; then the route's body rules (RESTRICT, ACFLAG, MOVE, MODIFY).
+
+        With `rules=False` the handler validates further first and then calls `body_rules` itself
+        (access-control PUTs: validations (1)-(5) of SPEC §5.3.9 come before MODIFY).
+        """
         body = decode_body(self.raw_body, body_type)
+        if rules:
+            self.body_rules(body)
+        return body
+
+    def body_rules(self, body: object) -> None:
+        """Step 7 of §3.14 over a validated body."""
         if self.match.route.body_rules:
             present: Mapping[str, Any] = msgspec.to_builtins(body) if isinstance(body, msgspec.Struct) else {}
             outcome = authorize_body(self.state.engine, self.match, self.caller, self.scope, present)
             if not outcome.allowed:
                 raise authorization_error(outcome)
-        return body
 
     async def reload_scope(self, body: Mapping[str, Any] | None = None) -> RequestScope:
         """Re-read the facts after this request changed them (for caller-dependent response fields)."""
