@@ -169,8 +169,11 @@ async def _admitted(
     match = state.routes.match(request.method, request.url.path, request.query_params)
     if body_first is not None:
         await body_first(conn, caller, raw_body)
-    scope = await load_scope(conn, match, _body_for_targets(raw_body))
-    outcome = authorize(state.engine, match, caller, scope)
+    untyped_body = _body_for_targets(raw_body)
+    scope = await load_scope(conn, match, untyped_body)
+    # The body names the scope object of POST …/resources/ (its `resource`), so ACP and the key
+    # scopes need it; for every other route the path or query already named it.
+    outcome = authorize(state.engine, match, caller, scope, body=untyped_body)
     if not outcome.allowed:
         raise authorization_error(outcome)
     return AdminRequest(state, conn, caller, match, scope, raw_body, revision)
