@@ -187,7 +187,7 @@ def project_specific(view: OrganizationView, user_id: int, project_id: int) -> l
 
 def default_project_row_level(view: OrganizationView, project_id: int) -> str | None:
     # Reading: §3.4 step 4 / §3.5 step 4 speak of "P's default project row"; it is only consulted
-    # under AC_ON (§3.2: with AC_ON false no row has any effect), which `defaults` enforces.
+    # under AC_ON (§3.2: with AC_ON false no row has any effect), hence the gate here.
     if not ac_on(view):
         return None
     rows = view.access_rows.get((project_id, "project", str(project_id)), ())
