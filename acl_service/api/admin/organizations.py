@@ -1,0 +1,325 @@
+"""SPEC §5.3.2 organizations and §5.3.3 their members.
+
+The pipeline has already run the route checks of §4 (OAW, OOD, ORGN and the resolution 404s);
+what is left here are the body rules: the **(actor)** read-only fields of an organization and the
+member rules of §5.3.3, in SPEC's order.
+"""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, delete, get, patch, post, put
+from litestar.datastructures import State
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from acl_service.api.admin.context import AdminRequest, admin_request
+from acl_service.api.admin.representations import UserBasic
+from acl_service.api.bodies import text
+from acl_service.api.pagination import Page, page, page_window
+from acl_service.errors import InvalidInput, NotFound, PermissionDenied
+from acl_service.store import organizations as store
+from acl_service.store import users as users_store
+
+UNSET = msgspec.UNSET
+Unset = msgspec.UnsetType
+
+OWNER = 15
+ADMIN = 8
+SYSTEM_ONLY = "This field can only be set by a system call."
+
+
+# -- organizations -----------------------------------------------------------------------------------
+
+
+class Feature(msgspec.Struct, forbid_unknown_fields=True):
+    key: Annotated[str, text(64)]
+    name: Annotated[str, text(200, allow_blank=True)] = ""
+
+
+class OrganizationFields(msgspec.Struct, forbid_unknown_fields=True):
+    """PATCH and PUT: every field optional; response-only fields are accepted and ignored."""
+
+    name: Annotated[str, text(64)] | Unset = UNSET
+    available_product_features: list[Feature] | Unset = UNSET
+    members_can_use_personal_api_keys: bool | Unset = UNSET
+    id: Any = UNSET
+    membership_level: Any = UNSET
+    created_at: Any = UNSET
+    updated_at: Any = UNSET
+
+
+class OrganizationCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, text(64)]
+    id: UUID | Unset = UNSET
+    available_product_features: list[Feature] | Unset = UNSET
+    members_can_use_personal_api_keys: bool | Unset = UNSET
+    membership_level: Any = UNSET
+    created_at: Any = UNSET
+    updated_at: Any = UNSET
+
+
+class Organization(msgspec.Struct):
+    id: UUID
+    name: str
+    available_product_features: list[Feature]
+    members_can_use_personal_api_keys: bool
+    membership_level: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def organization(record: Any) -> Organization:
+    return msgspec.convert(dict(record), Organization)
+
+
+def caller_id(admin: AdminRequest) -> int | None:
+    return admin.user.id if admin.user is not None and not admin.is_system else None
+
+
+def refuse_system_fields(admin: AdminRequest, body: OrganizationCreate | OrganizationFields) -> None:
+    """(actor) `id` and `available_product_features` are set by the directory sync only."""
+    if admin.is_system:
+        return
+    for field in ("id", "available_product_features"):
+        if getattr(body, field) is not UNSET:
+            raise InvalidInput(SYSTEM_ONLY, code="read_only", attr=field)
+
+
+def changed_fields(body: OrganizationCreate | OrganizationFields) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for name in ("name", "available_product_features", "members_can_use_personal_api_keys"):
+        value = getattr(body, name)
+        if value is not UNSET:
+            fields[name] = msgspec.to_builtins(value)
+    return fields
+
+
+async def organization_for(admin: AdminRequest, organization_id: UUID) -> Organization:
+    record = await store.get_organization(admin.conn, organization_id, caller_id(admin))
+    if record is None:
+        raise NotFound()
+    return organization(record)
+
+
+class OrganizationsController(Controller):
+    path = "/api/organizations"
+    tags = ["organizations"]  # noqa: RUF012  (Litestar reads it as a class attribute)
+
+    @get("/")
+    async def list_organizations(self, request: Request[Any, Any, State]) -> Page[Organization]:
+        async with admin_request(request, write=False) as admin:
+            window = page_window(request.query_params)
+            key = admin.caller.key
+            count, records = await store.list_organizations(
+                admin.conn,
+                caller_id(admin),
+                member_only=not admin.is_system,
+                within=key.scoped_organizations if key is not None and key.scoped_organizations else None,
+                limit=window.limit,
+                offset=window.offset,
+            )
+            results = [organization(record) for record in records]
+            return page(request.url.path, request.query_params, window, count, results)
+
+    @post("/", status_code=HTTP_201_CREATED)
+    async def create_organization(self, request: Request[Any, Any, State]) -> Organization:
+        async with admin_request(request, write=True) as admin:
+            body = admin.body(OrganizationCreate)
+            refuse_system_fields(admin, body)
+            wanted = body.id if isinstance(body.id, UUID) else None
+            if wanted is not None and await store.organization_exists(admin.conn, wanted):
+                raise InvalidInput("An organization with this id already exists.", code="unique", attr="id")
+            fields = changed_fields(body)
+            created = await store.insert_organization(
+                admin.conn,
+                wanted,
+                fields["name"],
+                fields.get("available_product_features", []),
+                fields.get("members_can_use_personal_api_keys", True),
+            )
+            if admin.user is not None and not admin.is_system:
+                await store.insert_member(admin.conn, created, admin.user.id, OWNER)
+            return await organization_for(admin, created)
+
+    @get("/{org:str}/")
+    async def get_organization(self, request: Request[Any, Any, State]) -> Organization:
+        async with admin_request(request, write=False) as admin:
+            return await organization_for(admin, admin.param("org"))
+
+    @patch("/{org:str}/")
+    async def patch_organization(self, request: Request[Any, Any, State]) -> Organization:
+        return await self._update(request)
+
+    @put("/{org:str}/")
+    async def put_organization(self, request: Request[Any, Any, State]) -> Organization:
+        return await self._update(request)
+
+    async def _update(self, request: Request[Any, Any, State]) -> Organization:
+        async with admin_request(request, write=True) as admin:
+            body = admin.body(OrganizationFields)
+            refuse_system_fields(admin, body)
+            organization_id = admin.param("org")
+            await store.update_organization(admin.conn, organization_id, changed_fields(body))
+            return await organization_for(admin, organization_id)
+
+    @delete("/{org:str}/", status_code=HTTP_204_NO_CONTENT)
+    async def delete_organization(self, request: Request[Any, Any, State]) -> None:
+        async with admin_request(request, write=True) as admin:
+            if not await store.delete_organization(admin.conn, admin.param("org")):
+                raise NotFound()
+
+
+# -- members -----------------------------------------------------------------------------------------
+
+MemberLevel = Literal[1, 8, 15]
+
+
+class MemberCreate(msgspec.Struct, forbid_unknown_fields=True):
+    user_uuid: UUID
+    level: MemberLevel = 1
+    id: Any = UNSET
+    user: Any = UNSET
+    joined_at: Any = UNSET
+    updated_at: Any = UNSET
+
+
+class MemberUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    level: MemberLevel | Unset = UNSET
+    id: Any = UNSET
+    user: Any = UNSET
+    user_uuid: Any = UNSET
+    joined_at: Any = UNSET
+    updated_at: Any = UNSET
+
+
+class Member(msgspec.Struct):
+    id: UUID
+    user: UserBasic
+    level: int
+    joined_at: datetime
+    updated_at: datetime
+
+
+def member(record: Any) -> Member:
+    return Member(
+        id=record["id"],
+        user=UserBasic(
+            id=record["user_id"],
+            uuid=record["uuid"],
+            distinct_id=record["distinct_id"],
+            first_name=record["first_name"],
+            last_name=record["last_name"],
+            email=record["email"],
+            is_email_verified=record["is_email_verified"],
+            hedgehog_config=record["hedgehog_config"],
+        ),
+        level=record["level"],
+        joined_at=record["joined_at"],
+        updated_at=record["updated_at"],
+    )
+
+
+def require_owner_to_make_owner(level: int, caller_level: int) -> None:
+    if level == OWNER and caller_level != OWNER:
+        raise PermissionDenied("You can only make another member owner if you're this organization's owner.")
+
+
+def check_edit_other(caller_level: int, target_level: int) -> None:
+    """§5.3.3 rule (1): editing or removing someone else."""
+    if caller_level < ADMIN:
+        raise PermissionDenied("You can only edit others if you are an admin.")
+    if target_level > caller_level:
+        raise PermissionDenied("You can only edit others with level lower or equal to you.")
+
+
+def check_new_level(is_self: bool, level: int, caller_level: int) -> None:
+    """§5.3.3 rule (2): a member's new level."""
+    if is_self:
+        raise PermissionDenied("You can't change your own access level.")
+    require_owner_to_make_owner(level, caller_level)
+    if level > caller_level:
+        raise PermissionDenied(
+            "You can only change access level of others to lower or equal to your current one."
+        )
+
+
+def acting_user_id(admin: AdminRequest) -> int | None:
+    """The acting user's id, None in system calls (which skip the (actor) rules)."""
+    return None if admin.is_system or admin.user is None else admin.user.id
+
+
+async def target_member(admin: AdminRequest) -> Any:
+    record = await store.get_member(admin.conn, admin.param("org"), admin.param("uuid"))
+    if record is None:
+        raise NotFound()
+    return record
+
+
+class MembersController(Controller):
+    path = "/api/organizations/{org:str}/members"
+    tags = ["organizations"]  # noqa: RUF012  (Litestar reads it as a class attribute)
+
+    @get("/")
+    async def list_members(self, request: Request[Any, Any, State]) -> Page[Member]:
+        async with admin_request(request, write=False) as admin:
+            window = page_window(request.query_params)
+            count, records = await store.list_members(
+                admin.conn, admin.param("org"), limit=window.limit, offset=window.offset
+            )
+            results = [member(record) for record in records]
+            return page(request.url.path, request.query_params, window, count, results)
+
+    @post("/", status_code=HTTP_201_CREATED)
+    async def add_member(self, request: Request[Any, Any, State]) -> Member:
+        async with admin_request(request, write=True) as admin:
+            body = admin.body(MemberCreate)
+            organization_id = admin.param("org")
+            user = await users_store.get_user(admin.conn, body.user_uuid)
+            if user is None or not user["is_active"]:
+                raise InvalidInput("User does not exist.", attr="user_uuid")
+            if await store.is_member(admin.conn, organization_id, user["id"]):
+                raise InvalidInput(
+                    "User is already a member of the organization.", code="unique", attr="user_uuid"
+                )
+            actor = acting_user_id(admin)
+            if actor is not None:
+                require_owner_to_make_owner(body.level, admin.evaluator().org_level(actor))
+            await store.insert_member(admin.conn, organization_id, user["id"], body.level)
+            record = await store.get_member(admin.conn, organization_id, body.user_uuid)
+            return member(record)
+
+    @patch("/{user_uuid:str}/")
+    async def patch_member(self, request: Request[Any, Any, State]) -> Member:
+        return await self._update(request)
+
+    @put("/{user_uuid:str}/")
+    async def put_member(self, request: Request[Any, Any, State]) -> Member:
+        return await self._update(request)
+
+    async def _update(self, request: Request[Any, Any, State]) -> Member:
+        async with admin_request(request, write=True) as admin:
+            target = await target_member(admin)
+            body = admin.body(MemberUpdate)
+            actor = acting_user_id(admin)
+            if actor is not None:
+                caller_level = admin.evaluator().org_level(actor)
+                is_self = target["user_id"] == actor
+                if not is_self:
+                    check_edit_other(caller_level, target["level"])
+                if isinstance(body.level, int):
+                    check_new_level(is_self, body.level, caller_level)
+            if isinstance(body.level, int):
+                await store.update_member_level(admin.conn, target["id"], body.level)
+            return member(await target_member(admin))
+
+    @delete("/{user_uuid:str}/", status_code=HTTP_204_NO_CONTENT)
+    async def remove_member(self, request: Request[Any, Any, State]) -> None:
+        async with admin_request(request, write=True) as admin:
+            target = await target_member(admin)
+            actor = acting_user_id(admin)
+            # Anyone may leave; removing someone else follows rule (1).
+            if actor is not None and target["user_id"] != actor:
+                check_edit_other(admin.evaluator().org_level(actor), target["level"])
+            await store.delete_member(admin.conn, target["id"])
