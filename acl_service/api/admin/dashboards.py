@@ -1,0 +1,364 @@
+"""SPEC §5.3.6 dashboards and §5.3.7 collaborators.
+
+The route checks (ACP, ACO, CED, CEDC) and the body rules RESTRICT and MOVE run in the pipeline;
+what is left here are the business rules of the two sections, in their order. A dashboard's
+levels (§3.11) come from the evaluator; those that depend on the caller are null in system calls.
+"""
+
+from datetime import datetime
+from typing import Any, Final, TypeVar
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, HttpMethod, Request, delete, get, patch, post, route
+from litestar.datastructures import State
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from acl_service.api.admin.context import AdminRequest, admin_request
+from acl_service.api.admin.representations import UserBasic
+from acl_service.api.admin.resources import (
+    DASHBOARD,
+    DEFAULT_RESTRICTION,
+    NOBODY,
+    ObjectName,
+    RestrictionLevel,
+    caller_id,
+    creator,
+    creator_id,
+    list_filter,
+    project_paths,
+    refuse_system_fields,
+)
+from acl_service.api.bodies import PositiveId
+from acl_service.api.pagination import Page, page, page_window
+from acl_service.authz.evaluator import AccessEvaluator
+from acl_service.errors import InvalidInput, NotFound
+from acl_service.store import objects as store
+from acl_service.store import users as user_store
+
+UNSET = msgspec.UNSET
+Unset = msgspec.UnsetType
+T = TypeVar("T")
+
+# SPEC §3.1: restriction 21 = everyone can edit (the lowest level); privilege 37 = can edit.
+LOWEST_RESTRICTION: Final = 21
+CAN_EDIT: Final = 37
+TEMPLATE_NAME_FIELD: Final = "template_name"
+MAX_NAME_LENGTH: Final = 400
+
+
+class Dashboard(msgspec.Struct):
+    id: int
+    name: str | None
+    created_by: UserBasic | None
+    created_at: datetime
+    restriction_level: int
+    effective_restriction_level: int
+    effective_privilege_level: int | None
+    user_access_level: str | None
+
+
+class Collaborator(msgspec.Struct):
+    id: UUID
+    dashboard_id: int
+    user: UserBasic
+    level: int
+    added_at: datetime
+    updated_at: datetime
+
+
+class DashboardCreateBody(msgspec.Struct, forbid_unknown_fields=True):
+    id: PositiveId | Unset = UNSET
+    name: ObjectName | Unset | None = UNSET
+    restriction_level: RestrictionLevel | Unset = UNSET
+    created_by: UUID | Unset | None = UNSET
+    # Read-only fields of the representation: accepted and ignored (SPEC §6).
+    created_at: Any = UNSET
+    effective_restriction_level: Any = UNSET
+    effective_privilege_level: Any = UNSET
+    user_access_level: Any = UNSET
+
+
+class DashboardUpdateBody(msgspec.Struct, forbid_unknown_fields=True):
+    name: ObjectName | Unset | None = UNSET
+    restriction_level: RestrictionLevel | Unset = UNSET
+    id: Any = UNSET
+    created_by: Any = UNSET
+    created_at: Any = UNSET
+    effective_restriction_level: Any = UNSET
+    effective_privilege_level: Any = UNSET
+    user_access_level: Any = UNSET
+
+
+class Tile(msgspec.Struct, forbid_unknown_fields=True):
+    id: PositiveId
+
+
+class MoveTileBody(msgspec.Struct, forbid_unknown_fields=True):
+    toDashboard: PositiveId  # noqa: N815  (PostHog's field name)
+    tile: Tile
+    # The response is the source dashboard: its fields are accepted and ignored.
+    id: Any = UNSET
+    name: Any = UNSET
+    created_by: Any = UNSET
+    created_at: Any = UNSET
+    restriction_level: Any = UNSET
+    effective_restriction_level: Any = UNSET
+    effective_privilege_level: Any = UNSET
+    user_access_level: Any = UNSET
+
+
+class TemplateBody(msgspec.Struct, forbid_unknown_fields=True):
+    template: dict[str, Any]
+
+
+class CollaboratorBody(msgspec.Struct, forbid_unknown_fields=True):
+    user_uuid: UUID
+    level: RestrictionLevel | Unset = UNSET
+    id: Any = UNSET
+    dashboard_id: Any = UNSET
+    user: Any = UNSET
+    added_at: Any = UNSET
+    updated_at: Any = UNSET
+
+
+def dashboard_view(
+    evaluator: AccessEvaluator, user_id: int | None, project_id: int, record: Any
+) -> Dashboard:
+    dashboard_id = record["resource_id"]
+    decision = evaluator.dashboard(NOBODY if user_id is None else user_id, project_id, dashboard_id)
+    return Dashboard(
+        id=int(dashboard_id),
+        name=record["name"],
+        created_by=creator(record),
+        created_at=record["created_at"],
+        restriction_level=record["restriction_level"],
+        effective_restriction_level=decision.effective_restriction_level,
+        effective_privilege_level=None if user_id is None else decision.effective_privilege_level,
+        user_access_level=None
+        if user_id is None
+        else evaluator.object_access_level(user_id, project_id, DASHBOARD, dashboard_id),
+    )
+
+
+def unset_as_none(value: T | Unset) -> T | None:
+    return None if value is UNSET else value
+
+
+def collaborator_view(record: Any) -> Collaborator:
+    return Collaborator(
+        id=record["id"],
+        dashboard_id=record["dashboard_id"],
+        user=msgspec.convert(record["user"], UserBasic),
+        level=record["level"],
+        added_at=record["added_at"],
+        updated_at=record["updated_at"],
+    )
+
+
+async def dashboard_response(admin: AdminRequest, project_id: int, dashboard_id: str) -> Dashboard:
+    record = await store.get_object(admin.conn, project_id, DASHBOARD, dashboard_id)
+    if record is None:
+        raise NotFound()
+    return dashboard_view(admin.evaluator(), caller_id(admin), project_id, record)
+
+
+async def create_dashboard(
+    admin: AdminRequest, project_id: int, dashboard_id: int | None, **fields: Any
+) -> Dashboard:
+    """Insert a dashboard (a new id unless given) and answer with it as the caller now sees it."""
+    if dashboard_id is None:
+        dashboard_id = await store.next_dashboard_id(admin.conn)
+        if dashboard_id is None:
+            raise InvalidInput("No dashboard id is left to assign.", attr="id")
+    inserted = await store.insert_object(admin.conn, project_id, DASHBOARD, str(dashboard_id), **fields)
+    if not inserted:
+        raise InvalidInput("A dashboard with this id already exists.", code="unique", attr="id")
+    await admin.reload_scope()
+    return await dashboard_response(admin, project_id, str(dashboard_id))
+
+
+def lowest_restriction(admin: AdminRequest, project_id: int, dashboard_id: str) -> bool:
+    """Whether the dashboard's effective restriction is 21 (only acting users are asked)."""
+    user_id = caller_id(admin)
+    assert user_id is not None
+    decision = admin.evaluator().dashboard(user_id, project_id, dashboard_id)
+    return decision.effective_restriction_level == LOWEST_RESTRICTION
+
+
+class DashboardsController(Controller):
+    tags = ["dashboards"]  # noqa: RUF012  (Litestar reads it as a class attribute)
+
+    @get(project_paths("/dashboards/"))
+    async def list_dashboards(self, request: Request[Any, Any, State]) -> Page[Dashboard]:
+        async with admin_request(request, write=False) as admin:
+            project_id: int = admin.param("project_id")
+            window = page_window(request.query_params)
+            found = list_filter(admin, request.query_params, project_id, DASHBOARD)
+            count, records = await store.list_objects(
+                admin.conn,
+                project_id,
+                DASHBOARD,
+                mode=found.mode,
+                ids=found.ids,
+                created_by_id=found.created_by_id,
+                limit=window.limit,
+                offset=window.offset,
+            )
+            evaluator, user_id = admin.evaluator(), caller_id(admin)
+            results = [dashboard_view(evaluator, user_id, project_id, record) for record in records]
+            return page(request.url.path, request.query_params, window, count, results)
+
+    @post(project_paths("/dashboards/"), status_code=HTTP_201_CREATED)
+    async def create(self, request: Request[Any, Any, State]) -> Dashboard:
+        async with admin_request(request, write=True) as admin:
+            body = admin.body(DashboardCreateBody)
+            refuse_system_fields(admin, body, ("id", "created_by"))
+            if admin.is_system:
+                created_by = await creator_id(admin.conn, unset_as_none(body.created_by))
+            else:
+                created_by = caller_id(admin)
+            return await create_dashboard(
+                admin,
+                admin.param("project_id"),
+                unset_as_none(body.id),
+                name=unset_as_none(body.name),
+                created_by_id=created_by,
+                restriction_level=DEFAULT_RESTRICTION
+                if body.restriction_level is UNSET
+                else body.restriction_level,
+            )
+
+    @post(project_paths("/dashboards/create_from_template_json/"), status_code=HTTP_201_CREATED)
+    async def create_from_template_json(self, request: Request[Any, Any, State]) -> Dashboard:
+        async with admin_request(request, write=True) as admin:
+            body = admin.body(TemplateBody)
+            # The template's name names the dashboard, as PostHog's create_from_template does.
+            name = body.template.get(TEMPLATE_NAME_FIELD)
+            return await create_dashboard(
+                admin,
+                admin.param("project_id"),
+                None,
+                name=name[:MAX_NAME_LENGTH] if isinstance(name, str) else None,
+                created_by_id=caller_id(admin),
+                restriction_level=DEFAULT_RESTRICTION,
+            )
+
+    @get(project_paths("/dashboards/{id:str}/"))
+    async def retrieve(self, request: Request[Any, Any, State]) -> Dashboard:
+        async with admin_request(request, write=False) as admin:
+            return await dashboard_response(admin, admin.param("project_id"), str(admin.param("id")))
+
+    @route(project_paths("/dashboards/{id:str}/"), http_method=[HttpMethod.PATCH, HttpMethod.PUT])
+    async def update(self, request: Request[Any, Any, State]) -> Dashboard:
+        async with admin_request(request, write=True) as admin:
+            body = admin.body(DashboardUpdateBody)
+            project_id: int = admin.param("project_id")
+            dashboard_id = str(admin.param("id"))
+            fields: dict[str, Any] = {}
+            if body.name is not UNSET:
+                fields["name"] = body.name
+            if body.restriction_level is not UNSET:
+                fields["restriction_level"] = body.restriction_level
+            if fields:
+                await store.update_object(admin.conn, project_id, DASHBOARD, dashboard_id, fields)
+                await admin.reload_scope()
+            return await dashboard_response(admin, project_id, dashboard_id)
+
+    @delete(project_paths("/dashboards/{id:str}/"), status_code=HTTP_204_NO_CONTENT)
+    async def destroy(self, request: Request[Any, Any, State]) -> None:
+        async with admin_request(request, write=True) as admin:
+            deleted = await store.delete_object(
+                admin.conn, admin.param("project_id"), DASHBOARD, str(admin.param("id"))
+            )
+            if not deleted:
+                raise NotFound()
+
+    @patch(project_paths("/dashboards/{id:str}/move_tile/"), status_code=HTTP_200_OK)
+    async def move_tile(self, request: Request[Any, Any, State]) -> Dashboard:
+        async with admin_request(request, write=False) as admin:
+            # MOVE ran in body(); no tile is stored, so the call only authorizes (SPEC §5.3.6).
+            admin.body(MoveTileBody)
+            return await dashboard_response(admin, admin.param("project_id"), str(admin.param("id")))
+
+
+class CollaboratorsController(Controller):
+    tags = ["dashboards"]  # noqa: RUF012  (Litestar reads it as a class attribute)
+
+    @get(project_paths("/dashboards/{id:str}/collaborators/"))
+    async def list_collaborators(self, request: Request[Any, Any, State]) -> list[Collaborator]:
+        async with admin_request(request, write=False) as admin:
+            records = await store.list_collaborators(
+                admin.conn, admin.param("project_id"), str(admin.param("id"))
+            )
+            return [collaborator_view(record) for record in records]
+
+    @post(project_paths("/dashboards/{id:str}/collaborators/"), status_code=HTTP_201_CREATED)
+    async def add_collaborator(self, request: Request[Any, Any, State]) -> Collaborator:
+        async with admin_request(request, write=True) as admin:
+            body = admin.body(CollaboratorBody)
+            project_id: int = admin.param("project_id")
+            dashboard_id = str(admin.param("id"))
+            level = CAN_EDIT if body.level is UNSET else body.level
+            acting = not admin.is_system
+            if acting and lowest_restriction(admin, project_id, dashboard_id):
+                raise InvalidInput("Cannot add collaborators to a dashboard on the lowest restriction level.")
+            if acting and level != CAN_EDIT:
+                raise InvalidInput("Only edit access can be explicitly specified currently.")
+            target = await user_store.get_user(admin.conn, body.user_uuid)
+            if target is None or not target["is_active"]:
+                raise InvalidInput("User does not exist.")
+            evaluator = admin.evaluator()
+            if acting and evaluator.effective_level(target["id"], project_id) is None:
+                raise InvalidInput("Cannot add collaborators that have no access to the project.")
+            if acting and evaluator.dashboard(target["id"], project_id, dashboard_id).can_restrict:
+                raise InvalidInput(
+                    "Cannot add collaborators that already have inherent access "
+                    "(the dashboard owner or a project admins)."
+                )
+            added = await store.insert_collaborator(admin.conn, project_id, dashboard_id, target["id"], level)
+            if added is None:
+                raise InvalidInput("User already is a collaborator.")
+            record = await store.get_collaborator(admin.conn, project_id, dashboard_id, target["id"])
+            assert record is not None
+            return collaborator_view(record)
+
+    @delete(
+        project_paths("/dashboards/{id:str}/collaborators/{user_uuid:str}/"), status_code=HTTP_204_NO_CONTENT
+    )
+    async def remove_collaborator(self, request: Request[Any, Any, State]) -> None:
+        async with admin_request(request, write=True) as admin:
+            project_id: int = admin.param("project_id")
+            dashboard_id = str(admin.param("id"))
+            target = await user_store.get_user(admin.conn, admin.param("uuid"))
+            collaborator = (
+                await store.get_collaborator(admin.conn, project_id, dashboard_id, target["id"])
+                if target is not None
+                else None
+            )
+            if target is None or collaborator is None:
+                raise NotFound()
+            if not admin.is_system and lowest_restriction(admin, project_id, dashboard_id):
+                raise InvalidInput(
+                    "Cannot remove collaborators from a dashboard on the lowest restriction level."
+                )
+            await store.delete_collaborator(admin.conn, project_id, dashboard_id, target["id"])
+
+    # Authentication comes before the 405 (SPEC §5.1): the route table answers these methods.
+    @route(
+        project_paths("/dashboards/{id:str}/collaborators/"),
+        http_method=[HttpMethod.PATCH, HttpMethod.PUT, HttpMethod.DELETE],
+        include_in_schema=False,
+    )
+    async def collaborators_other_methods(self, request: Request[Any, Any, State]) -> None:
+        async with admin_request(request, write=False):
+            pass
+
+    @route(
+        project_paths("/dashboards/{id:str}/collaborators/{user_uuid:str}/"),
+        http_method=[HttpMethod.GET, HttpMethod.POST, HttpMethod.PATCH, HttpMethod.PUT],
+        include_in_schema=False,
+    )
+    async def collaborator_other_methods(self, request: Request[Any, Any, State]) -> None:
+        async with admin_request(request, write=False):
+            pass
