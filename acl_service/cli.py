@@ -20,9 +20,10 @@ from types import FrameType
 from typing import Final
 
 import asyncpg
+import granian.server
 import msgspec
-import uvicorn
-from uvicorn.supervisors import Multiprocess
+from granian.constants import Interfaces
+from granian.log import LogLevels
 
 from acl_service.app import create_app
 from acl_service.migrate import MigrationError, MigrationStatus, apply_migrations, migration_status
@@ -168,29 +169,19 @@ def raise_stopped(signum: int, frame: FrameType | None) -> None:
 
 
 def serve_http(settings: Settings) -> None:
-    config = uvicorn.Config(
-        # A factory, not an app: with several workers each process builds its own app and pool.
-        functools.partial(create_app, settings),
-        factory=True,
-        host=settings.host,
+    """Serve with granian until SIGINT/SIGTERM; its supervisor stops the workers and returns."""
+    server = granian.server.Server(
+        "acl_service.app:create_app",  # named in logs only: the loader below builds the app
+        address=settings.host,
         port=settings.port,
+        interface=Interfaces.ASGI,
         workers=settings.workers,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,
-        log_level=settings.log_level,
+        log_level=LogLevels(settings.log_level),
+        log_access=False,
     )
-    if settings.workers == 1:
-        server = uvicorn.Server(config)
-        server.run()
-        if not server.started:
-            raise CommandError("the HTTP server did not start (see the messages above)")
-        return
-    # uvicorn.run() insists on an import string for several workers; the supervisor itself only
-    # needs a picklable factory, which passes settings to the workers without touching os.environ.
-    sock = config.bind_socket()
-    Multiprocess(config, sockets=[sock]).run()
+    # Each worker builds its own app (and pool) from these settings: the loader is inherited by
+    # fork or pickled for spawn, so nothing passes through os.environ.
+    server.serve(target_loader=functools.partial(create_app, settings), wrap_loader=False)
 
 
 def check_port_free(host: str, port: int) -> None:

@@ -6,10 +6,11 @@ Each server runs as its own subprocess on 127.0.0.1 (1 and 2 workers) and is dri
 another process, so client and server compete for the same cores as they would in production on a
 small machine. The host is shared and its load drifts, so servers take turns within each round and
 the table shows, per server, worker count and concurrency, the median over rounds of req/s and of
-p50/p99 latency.
+p50/p99 latency, and the server's CPU time per request (Linux /proc), the steadiest of the four.
 """
 
 import argparse
+import os
 import re
 import shutil
 import socket
@@ -86,10 +87,36 @@ def to_ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-Sample = tuple[float, float, float]  # req/s, p50 ms, p99 ms
+Sample = tuple[float, float, float, float]  # req/s, p50 ms, p99 ms, server CPU us per request
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def run_wrk(port: int, connections: int, duration: int) -> Sample:
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU of a process and its live descendants (the workers), from /proc.
+
+    Unlike req/s, CPU per request barely moves when other jobs load the shared host.
+    """
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        ticks[pid] = int(fields[11]) + int(fields[12])
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(ticks.get(pid, 0) for pid in tree) / CLOCK_TICKS
+
+
+def run_wrk(server_pid: int, port: int, connections: int, duration: int) -> Sample:
+    cpu_before = tree_cpu_seconds(server_pid)
     output = subprocess.run(
         [
             "wrk",
@@ -103,11 +130,13 @@ def run_wrk(port: int, connections: int, duration: int) -> Sample:
         text=True,
         check=True,
     ).stdout
+    cpu = tree_cpu_seconds(server_pid) - cpu_before
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     percentiles = {
         pct: to_ms(value, unit) for pct, value, unit in re.findall(r"\s(50|99)%\s+([\d.]+)(us|ms|s)", output)
     }
-    return rps, percentiles["50"], percentiles["99"]
+    return rps, percentiles["50"], percentiles["99"], cpu / requests * 1e6
 
 
 def measure(server: str, workers: int, connections: list[int], duration: int) -> dict[int, Sample]:
@@ -115,8 +144,8 @@ def measure(server: str, workers: int, connections: list[int], duration: int) ->
     process = subprocess.Popen(server_command(server, workers, port))
     try:
         wait_until_listening(port)
-        run_wrk(port, 16, 1)  # warm-up: imports, first connections
-        return {conns: run_wrk(port, conns, duration) for conns in connections}
+        run_wrk(process.pid, port, 16, 1)  # warm-up: imports, first connections
+        return {conns: run_wrk(process.pid, port, conns, duration) for conns in connections}
     finally:
         process.terminate()
         process.wait(timeout=20)
@@ -144,13 +173,12 @@ def main() -> int:
             for conns, sample in measure(server, workers, connections, args.duration).items():
                 samples.setdefault((server, workers, conns), []).append(sample)
 
-    print(
-        f"{'server':<8} {'workers':>7} {'conns':>5} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}",
-        f"(median of {args.rounds} rounds)",
-    )
+    print(f"medians of {args.rounds} rounds")
+    header = ("server", "workers", "conns", "req/s", "p50 ms", "p99 ms", "CPU us/req")
+    print("{:<8} {:>7} {:>5} {:>10} {:>8} {:>8} {:>10}".format(*header))
     for (server, workers, conns), runs in sorted(samples.items(), key=lambda item: (item[0][1], item[0][2])):
-        rps, p50, p99 = (statistics.median(values) for values in zip(*runs, strict=True))
-        print(f"{server:<8} {workers:>7} {conns:>5} {rps:>10.0f} {p50:>8.2f} {p99:>8.2f}")
+        rps, p50, p99, cpu = (statistics.median(values) for values in zip(*runs, strict=True))
+        print(f"{server:<8} {workers:>7} {conns:>5} {rps:>10.0f} {p50:>8.2f} {p99:>8.2f} {cpu:>10.0f}")
     return 0
 
 

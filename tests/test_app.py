@@ -37,13 +37,15 @@ async def test_ready_on_a_migrated_database(client: AsyncTestClient[Litestar]) -
     assert (response.status_code, response.json()) == (200, {"status": "ready", "revision": 0})
 
 
+# Other components (change listener, fact index) add reasons of their own: each test looks for its own.
+
+
 async def test_not_ready_while_migrations_are_pending(empty_database_url: str, tmp_path: Path) -> None:
     async with client_for(settings_for(empty_database_url, tmp_path)) as client:
         response = await client.get("/readyz")
-    assert (response.status_code, response.json()) == (
-        503,
-        {"status": "not_ready", "reasons": ["migrations_pending"]},
-    )
+    assert response.status_code == 503
+    assert response.json()["status"] == "not_ready"
+    assert "migrations_pending" in response.json()["reasons"]
     assert response.headers["Retry-After"] == "1"
 
 
@@ -52,26 +54,24 @@ async def test_not_ready_while_the_database_is_unreachable(tmp_path: Path) -> No
     async with client_for(settings_for(unreachable, tmp_path)) as client:
         response = await client.get("/readyz")
         liveness = await client.get("/healthz")
-    assert (response.status_code, response.json()) == (
-        503,
-        {"status": "not_ready", "reasons": ["database_unreachable"]},
-    )
+    assert response.status_code == 503
+    assert response.json()["status"] == "not_ready"
+    assert "database_unreachable" in response.json()["reasons"]
     assert response.headers["Retry-After"] == "1"
     assert liveness.status_code == 200
 
 
 async def test_readiness_probes_add_their_reasons(settings: Settings) -> None:
-    async def listener_down() -> list[str]:
-        return ["listener_down"]
+    async def probe() -> list[str]:
+        return ["probe_reason"]
 
     app = create_app(settings)
     async with AsyncTestClient(app=app) as client:
-        app.state.acl.readiness_probes.append(listener_down)
+        app.state.acl.readiness_probes.append(probe)
         response = await client.get("/readyz")
-    assert (response.status_code, response.json()) == (
-        503,
-        {"status": "not_ready", "reasons": ["listener_down"]},
-    )
+    assert response.status_code == 503
+    assert response.json()["status"] == "not_ready"
+    assert "probe_reason" in response.json()["reasons"]
 
 
 async def test_unknown_path_is_a_json_404(client: AsyncTestClient[Litestar]) -> None:
