@@ -1,0 +1,395 @@
+"""SPEC §5.3.4 projects and §5.3.5 their explicit members (the legacy private-project layer).
+
+Projects answer under `/api/projects/` and `/api/environments/` alike. The pipeline has run the
+route checks (OAW on the body's organization, LIGHT and ACO, ACFLAG in `admin.body()`, STRICT on
+explicit members); the caller-dependent fields come from the evaluator, and the explicit-member
+rules (1)-(7) of §5.3.5 run here in SPEC's order.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, delete, get, patch, post, put
+from litestar.datastructures import State
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from acl_service.api.admin.context import AdminRequest, admin_request
+from acl_service.api.admin.representations import UserBasic
+from acl_service.api.bodies import Name, PositiveId, decode_body
+from acl_service.api.pagination import Page, page, page_window
+from acl_service.authz.evaluator import AccessEvaluator
+from acl_service.domain import Caller
+from acl_service.errors import InvalidInput, NotFound, PermissionDenied
+from acl_service.store import organizations as organizations_store
+from acl_service.store import projects as store
+from acl_service.store.facts import Connection, load_organization_view
+
+UNSET = msgspec.UNSET
+Unset = msgspec.UnsetType
+
+PROJECT_PREFIXES = ("/api/projects", "/api/environments")
+
+
+# -- projects ----------------------------------------------------------------------------------------
+
+
+class ProjectCreate(msgspec.Struct, forbid_unknown_fields=True):
+    organization: UUID
+    name: Name
+    id: PositiveId | Unset = UNSET
+    access_control: bool | Unset = UNSET
+    effective_membership_level: Any = UNSET
+    user_access_level: Any = UNSET
+    created_at: Any = UNSET
+    updated_at: Any = UNSET
+
+
+class ProjectUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """PATCH and PUT: `name` and `access_control`; the rest of the representation is ignored."""
+
+    name: Name | Unset = UNSET
+    access_control: bool | Unset = UNSET
+    id: Any = UNSET
+    organization: Any = UNSET
+    effective_membership_level: Any = UNSET
+    user_access_level: Any = UNSET
+    created_at: Any = UNSET
+    updated_at: Any = UNSET
+
+
+class ProjectOut(msgspec.Struct):
+    id: int
+    organization: UUID
+    name: str
+    access_control: bool
+    effective_membership_level: int | None
+    user_access_level: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def project_out(record: Any, evaluator: AccessEvaluator | None, user_id: int | None) -> ProjectOut:
+    """The representation; caller-dependent fields are null in system calls (user_id None)."""
+    decision = (
+        evaluator.project(user_id, record["id"]) if evaluator is not None and user_id is not None else None
+    )
+    return ProjectOut(
+        id=record["id"],
+        organization=record["organization_id"],
+        name=record["name"],
+        access_control=record["access_control"],
+        effective_membership_level=decision.effective_level if decision is not None else None,
+        user_access_level=decision.access_level if decision is not None else None,
+        created_at=record["created_at"],
+        updated_at=record["updated_at"],
+    )
+
+
+def acting_user_id(admin: AdminRequest) -> int | None:
+    return None if admin.is_system or admin.user is None else admin.user.id
+
+
+async def validate_new_project(conn: Connection, caller: Caller, raw_body: bytes) -> None:
+    """SPEC §5.1: POST /api/projects/ validates its body before OAW runs on its organization."""
+    body = decode_body(raw_body, ProjectCreate)
+    if body.id is not UNSET and caller.kind != "system":
+        raise InvalidInput("This field can only be set by a system call.", code="read_only", attr="id")
+    if not await organizations_store.organization_exists(conn, body.organization):
+        raise InvalidInput(
+            f'Invalid pk "{body.organization}" - object does not exist.',
+            code="does_not_exist",
+            attr="organization",
+        )
+    if isinstance(body.id, int) and await store.project_id_taken(conn, body.id):
+        raise A_PROJECT_WITH_THIS_ID
+
+
+A_PROJECT_WITH_THIS_ID = InvalidInput("A project with this id already exists.", code="unique", attr="id")
+
+
+def organization_filter(query: Any) -> UUID | None:
+    raw = query.get("organization")
+    if raw is None:
+        return None
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise InvalidInput("Must be a valid UUID.", code="invalid", attr="organization") from None
+
+
+def key_allows(admin: AdminRequest, project_id: int, organization_id: UUID) -> bool:
+    """Project lists are restricted to a key's non-empty scoping lists (SPEC §3.13)."""
+    key = admin.caller.key
+    if key is None:
+        return True
+    if key.scoped_teams and project_id not in key.scoped_teams:
+        return False
+    return not key.scoped_organizations or organization_id in key.scoped_organizations
+
+
+async def list_projects(
+    request: Request[Any, Any, State], admin: AdminRequest, organizations: Sequence[UUID] | None
+) -> Page[ProjectOut]:
+    """Visible projects of the given organizations (None: every organization, system calls only)."""
+    window = page_window(request.query_params)
+    wanted = organization_filter(request.query_params)
+    user_id = acting_user_id(admin)
+    evaluators: dict[UUID, AccessEvaluator] = {}
+    ids: list[int] | None = None
+    if organizations is not None:
+        ids = []
+        for organization_id in organizations:
+            if wanted is not None and organization_id != wanted:
+                continue
+            view = await load_organization_view(admin.conn, organization_id)
+            if view is None:
+                continue
+            evaluator = evaluators[organization_id] = AccessEvaluator(admin.state.engine, view, view.users)
+            visible = evaluator.visible_project_ids(user_id) if user_id is not None else tuple(view.projects)
+            ids.extend(pid for pid in visible if key_allows(admin, pid, organization_id))
+    count, records = await store.list_projects(
+        admin.conn, organization=wanted, ids=ids, limit=window.limit, offset=window.offset
+    )
+    results = [project_out(r, evaluators.get(r["organization_id"]), user_id) for r in records]
+    return page(request.url.path, request.query_params, window, count, results)
+
+
+async def current_project(admin: AdminRequest, project_id: int) -> ProjectOut:
+    record = await store.get_project(admin.conn, project_id)
+    if record is None:
+        raise NotFound()
+    user_id = acting_user_id(admin)
+    return project_out(record, admin.evaluator() if user_id is not None else None, user_id)
+
+
+class ProjectsController(Controller):
+    tags = ["projects"]  # noqa: RUF012  (Litestar reads it as a class attribute)
+
+    @get([f"{prefix}/" for prefix in PROJECT_PREFIXES])
+    async def list_all(self, request: Request[Any, Any, State]) -> Page[ProjectOut]:
+        async with admin_request(request, write=False) as admin:
+            user_id = acting_user_id(admin)
+            organizations = (
+                None
+                if user_id is None
+                else await organizations_store.organizations_of_user(admin.conn, user_id)
+            )
+            return await list_projects(request, admin, organizations)
+
+    @get("/api/organizations/{org:str}/projects/")
+    async def list_of_organization(self, request: Request[Any, Any, State]) -> Page[ProjectOut]:
+        async with admin_request(request, write=False) as admin:
+            return await list_projects(request, admin, [admin.param("org")])
+
+    @post([f"{prefix}/" for prefix in PROJECT_PREFIXES], status_code=HTTP_201_CREATED)
+    async def create(self, request: Request[Any, Any, State]) -> ProjectOut:
+        async with admin_request(request, write=True, body_first=validate_new_project) as admin:
+            body = admin.body(ProjectCreate)
+            created = await store.insert_project(
+                admin.conn,
+                body.id if isinstance(body.id, int) else None,
+                body.organization,
+                body.name,
+                body.access_control if isinstance(body.access_control, bool) else False,
+            )
+            if created is None:
+                raise A_PROJECT_WITH_THIS_ID
+            await admin.reload_scope({"organization": str(body.organization)})
+            return await current_project(admin, created)
+
+    @get(
+        [
+            *(f"{prefix}/{{project_id:str}}/" for prefix in PROJECT_PREFIXES),
+            "/api/organizations/{org:str}/projects/{project_id:str}/",
+        ]
+    )
+    async def retrieve(self, request: Request[Any, Any, State]) -> ProjectOut:
+        async with admin_request(request, write=False) as admin:
+            return await current_project(admin, admin.param("project_id"))
+
+    @patch([f"{prefix}/{{project_id:str}}/" for prefix in PROJECT_PREFIXES])
+    async def partial_update(self, request: Request[Any, Any, State]) -> ProjectOut:
+        return await self._update(request)
+
+    @put([f"{prefix}/{{project_id:str}}/" for prefix in PROJECT_PREFIXES])
+    async def update(self, request: Request[Any, Any, State]) -> ProjectOut:
+        return await self._update(request)
+
+    async def _update(self, request: Request[Any, Any, State]) -> ProjectOut:
+        async with admin_request(request, write=True) as admin:
+            body = admin.body(ProjectUpdate)  # runs ACFLAG
+            project_id = admin.param("project_id")
+            fields = {
+                name: value
+                for name, value in (("name", body.name), ("access_control", body.access_control))
+                if value is not UNSET
+            }
+            await store.update_project(admin.conn, project_id, fields)
+            await admin.reload_scope()
+            return await current_project(admin, project_id)
+
+    @delete([f"{prefix}/{{project_id:str}}/" for prefix in PROJECT_PREFIXES], status_code=HTTP_204_NO_CONTENT)
+    async def destroy(self, request: Request[Any, Any, State]) -> None:
+        async with admin_request(request, write=True) as admin:
+            await store.delete_project(admin.conn, admin.param("project_id"))
+
+
+# -- explicit members --------------------------------------------------------------------------------
+
+ExplicitLevel = Literal[1, 8]
+EXPLICIT_PATHS = [f"{prefix}/{{project_id:str}}/explicit_members" for prefix in PROJECT_PREFIXES]
+
+
+class ExplicitMemberCreate(msgspec.Struct, forbid_unknown_fields=True):
+    user_uuid: UUID
+    level: ExplicitLevel | Unset = UNSET
+    id: Any = UNSET
+    parent_level: Any = UNSET
+    parent_membership_id: Any = UNSET
+    joined_at: Any = UNSET
+    updated_at: Any = UNSET
+    user: Any = UNSET
+    effective_level: Any = UNSET
+
+
+class ExplicitMemberUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    level: ExplicitLevel | Unset = UNSET
+    id: Any = UNSET
+    parent_level: Any = UNSET
+    parent_membership_id: Any = UNSET
+    joined_at: Any = UNSET
+    updated_at: Any = UNSET
+    user: Any = UNSET
+    user_uuid: Any = UNSET
+    effective_level: Any = UNSET
+
+
+class ExplicitMember(msgspec.Struct):
+    """The seed's field set (PostHog's API reference), `user_uuid` included (SPEC §7.17)."""
+
+    id: UUID
+    level: int
+    parent_level: int
+    parent_membership_id: UUID
+    joined_at: datetime
+    updated_at: datetime
+    user: UserBasic
+    user_uuid: UUID
+    effective_level: int
+
+
+def explicit_member(record: Any) -> ExplicitMember:
+    return ExplicitMember(
+        id=record["id"],
+        level=record["level"],
+        parent_level=record["parent_level"],
+        parent_membership_id=record["parent_membership_id"],
+        joined_at=record["joined_at"],
+        updated_at=record["updated_at"],
+        user=UserBasic(
+            id=record["user_id"],
+            uuid=record["uuid"],
+            distinct_id=record["distinct_id"],
+            first_name=record["first_name"],
+            last_name=record["last_name"],
+            email=record["email"],
+            is_email_verified=record["is_email_verified"],
+            hedgehog_config=record["hedgehog_config"],
+        ),
+        user_uuid=record["uuid"],
+        effective_level=record["effective_level"],
+    )
+
+
+def check_explicit_rules(
+    admin: AdminRequest, level: int | None, *, creating_for: UUID | None, updating: Any | None
+) -> None:
+    """§5.3.5 rules (1)-(5), all (actor): system calls skip them."""
+    user = admin.user
+    if admin.is_system or user is None:
+        return
+    project = admin.scope.project
+    assert project is not None  # the pipeline resolved it
+    if not project.access_control:
+        raise InvalidInput(
+            "Explicit members can only be accessed for projects with project-based permissioning enabled."
+        )
+    own_level = admin.evaluator().effective_level(user.id, project.id)
+    if own_level is None:
+        raise PermissionDenied("You do not have the required access to this project.")
+    if creating_for is not None and creating_for == user.uuid:
+        raise PermissionDenied("You can't explicitly add yourself to projects.")
+    if level is not None and level > own_level:
+        raise PermissionDenied("You can only set access level to lower or equal to your current one.")
+    if updating is not None:
+        if updating["user_id"] != user.id:
+            if updating["level"] > own_level:
+                raise PermissionDenied("You can only edit others with level lower or equal to you.")
+        elif level is not None:
+            raise PermissionDenied("You can't set your own access level.")
+
+
+async def target_explicit_member(admin: AdminRequest) -> Any:
+    record = await store.get_explicit_member(admin.conn, admin.param("project_id"), admin.param("uuid"))
+    if record is None:
+        raise NotFound()
+    return record
+
+
+class ExplicitMembersController(Controller):
+    tags = ["projects"]  # noqa: RUF012  (Litestar reads it as a class attribute)
+
+    @get([f"{path}/" for path in EXPLICIT_PATHS])
+    async def list_explicit_members(self, request: Request[Any, Any, State]) -> list[ExplicitMember]:
+        async with admin_request(request, write=False) as admin:
+            records = await store.list_explicit_members(admin.conn, admin.param("project_id"))
+            return [explicit_member(record) for record in records]
+
+    @post([f"{path}/" for path in EXPLICIT_PATHS], status_code=HTTP_201_CREATED)
+    async def add_explicit_member(self, request: Request[Any, Any, State]) -> ExplicitMember:
+        async with admin_request(request, write=True) as admin:
+            body = admin.body(ExplicitMemberCreate)
+            level = body.level if isinstance(body.level, int) else None
+            check_explicit_rules(admin, level, creating_for=body.user_uuid, updating=None)
+            project = admin.scope.project
+            assert project is not None
+            # (6) every caller: the member must be an active member of the project's organization.
+            membership = await store.active_membership(admin.conn, project.organization_id, body.user_uuid)
+            if membership is None:
+                raise PermissionDenied("You both need to belong to the same organization.")
+            created = await store.insert_explicit_member(admin.conn, project.id, membership, level or 1)
+            if created is None:
+                raise InvalidInput("This user likely already is an explicit member of the project.")
+            return explicit_member(await store.get_explicit_member_by_id(admin.conn, created))
+
+    @get([f"{path}/{{user_uuid:str}}/" for path in EXPLICIT_PATHS])
+    async def get_explicit_member(self, request: Request[Any, Any, State]) -> ExplicitMember:
+        async with admin_request(request, write=False) as admin:
+            return explicit_member(await target_explicit_member(admin))
+
+    @patch([f"{path}/{{user_uuid:str}}/" for path in EXPLICIT_PATHS])
+    async def patch_explicit_member(self, request: Request[Any, Any, State]) -> ExplicitMember:
+        return await self._update(request)
+
+    @put([f"{path}/{{user_uuid:str}}/" for path in EXPLICIT_PATHS])
+    async def put_explicit_member(self, request: Request[Any, Any, State]) -> ExplicitMember:
+        return await self._update(request)
+
+    async def _update(self, request: Request[Any, Any, State]) -> ExplicitMember:
+        async with admin_request(request, write=True) as admin:
+            target = await target_explicit_member(admin)
+            body = admin.body(ExplicitMemberUpdate)
+            level = body.level if isinstance(body.level, int) else None
+            check_explicit_rules(admin, level, creating_for=None, updating=target)
+            if level is not None:
+                await store.update_explicit_level(admin.conn, target["id"], level)
+            return explicit_member(await store.get_explicit_member_by_id(admin.conn, target["id"]))
+
+    @delete([f"{path}/{{user_uuid:str}}/" for path in EXPLICIT_PATHS], status_code=HTTP_204_NO_CONTENT)
+    async def remove_explicit_member(self, request: Request[Any, Any, State]) -> None:
+        async with admin_request(request, write=True) as admin:
+            target = await target_explicit_member(admin)
+            await store.delete_explicit_member(admin.conn, target["id"])
