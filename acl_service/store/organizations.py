@@ -87,11 +87,13 @@ async def insert_organization(
     name: str,
     features: list[dict[str, str]],
     members_can_use_personal_api_keys: bool,
-) -> UUID:
-    created: UUID = await conn.fetchval(
+) -> UUID | None:
+    """The new organization's id; None when the id is taken."""
+    created: UUID | None = await conn.fetchval(
         """
         INSERT INTO organizations (id, name, available_product_features, members_can_use_personal_api_keys)
         VALUES (coalesce($1, gen_random_uuid()), $2, $3, $4)
+        ON CONFLICT (id) DO NOTHING
         RETURNING id
         """,
         organization_id,
@@ -181,11 +183,14 @@ async def is_member(conn: Connection, organization_id: UUID, user_id: int) -> bo
     return await member_level(conn, organization_id, user_id) is not None
 
 
-async def insert_member(conn: Connection, organization_id: UUID, user_id: int, level: int) -> UUID:
-    membership: UUID = await conn.fetchval(
+async def insert_member(conn: Connection, organization_id: UUID, user_id: int, level: int) -> UUID | None:
+    """The new membership's id; None when the user already is a member."""
+    membership: UUID | None = await conn.fetchval(
         """
         INSERT INTO organization_memberships (organization_id, user_id, level)
-        VALUES ($1, $2, $3) RETURNING id
+        VALUES ($1, $2, $3)
+        ON CONFLICT (organization_id, user_id) DO NOTHING
+        RETURNING id
         """,
         organization_id,
         user_id,

@@ -30,6 +30,14 @@ ADMIN = 8
 SYSTEM_ONLY = "This field can only be set by a system call."
 
 
+def organization_id_taken() -> InvalidInput:
+    return InvalidInput("An organization with this id already exists.", code="unique", attr="id")
+
+
+def already_member() -> InvalidInput:
+    return InvalidInput("User is already a member of the organization.", code="unique", attr="user_uuid")
+
+
 # -- organizations -----------------------------------------------------------------------------------
 
 
@@ -130,7 +138,7 @@ class OrganizationsController(Controller):
             refuse_system_fields(admin, body)
             wanted = body.id if isinstance(body.id, UUID) else None
             if wanted is not None and await store.organization_exists(admin.conn, wanted):
-                raise InvalidInput("An organization with this id already exists.", code="unique", attr="id")
+                raise organization_id_taken()
             fields = changed_fields(body)
             created = await store.insert_organization(
                 admin.conn,
@@ -139,6 +147,8 @@ class OrganizationsController(Controller):
                 fields.get("available_product_features", []),
                 fields.get("members_can_use_personal_api_keys", True),
             )
+            if created is None:
+                raise organization_id_taken()
             if admin.user is not None and not admin.is_system:
                 await store.insert_member(admin.conn, created, admin.user.id, OWNER)
             return await organization_for(admin, created)
@@ -280,13 +290,12 @@ class MembersController(Controller):
             if user is None or not user["is_active"]:
                 raise InvalidInput("User does not exist.", attr="user_uuid")
             if await store.is_member(admin.conn, organization_id, user["id"]):
-                raise InvalidInput(
-                    "User is already a member of the organization.", code="unique", attr="user_uuid"
-                )
+                raise already_member()
             actor = acting_user_id(admin)
             if actor is not None:
                 require_owner_to_make_owner(body.level, admin.evaluator().org_level(actor))
-            await store.insert_member(admin.conn, organization_id, user["id"], body.level)
+            if await store.insert_member(admin.conn, organization_id, user["id"], body.level) is None:
+                raise already_member()
             record = await store.get_member(admin.conn, organization_id, body.user_uuid)
             return member(record)
 

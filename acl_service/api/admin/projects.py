@@ -92,6 +92,10 @@ def acting_user_id(admin: AdminRequest) -> int | None:
     return None if admin.is_system or admin.user is None else admin.user.id
 
 
+def project_id_taken() -> InvalidInput:
+    return InvalidInput("A project with this id already exists.", code="unique", attr="id")
+
+
 async def validate_new_project(conn: Connection, caller: Caller, raw_body: bytes) -> None:
     """SPEC §5.1: POST /api/projects/ validates its body before OAW runs on its organization."""
     body = decode_body(raw_body, ProjectCreate)
@@ -104,10 +108,7 @@ async def validate_new_project(conn: Connection, caller: Caller, raw_body: bytes
             attr="organization",
         )
     if isinstance(body.id, int) and await store.project_id_taken(conn, body.id):
-        raise A_PROJECT_WITH_THIS_ID
-
-
-A_PROJECT_WITH_THIS_ID = InvalidInput("A project with this id already exists.", code="unique", attr="id")
+        raise project_id_taken()
 
 
 def organization_filter(query: Any) -> UUID | None:
@@ -196,7 +197,7 @@ class ProjectsController(Controller):
                 body.access_control if isinstance(body.access_control, bool) else False,
             )
             if created is None:
-                raise A_PROJECT_WITH_THIS_ID
+                raise project_id_taken()
             await admin.reload_scope({"organization": str(body.organization)})
             return await current_project(admin, created)
 
