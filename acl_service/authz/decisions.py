@@ -1,0 +1,511 @@
+"""The decision API's answers (SPEC §5.4), computed over facts already loaded: pure and synchronous.
+
+A `/v1/check` action is evaluated as its *equivalent request* (`policies/check_actions.csv`) through
+the §3.14 pipeline, so a check and the request it stands for can never disagree. `/v1/authorize`
+runs the pipeline on a request given as method and path. The `levels` that come with a decision and
+the answers of `/v1/levels`, `/v1/filter` and `/v1/subjects` are §3 functions of the
+`AccessEvaluator`. Nothing here compares levels: the policy engine decides, this module assembles.
+
+Loading facts (the fact index), authentication of the service's own callers and HTTP shapes of
+errors belong to `acl_service.api.decisions`.
+"""
+
+import csv
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import parse_qs
+
+import msgspec
+
+from acl_service.authz.engine import PolicyEngine
+from acl_service.authz.evaluator import AccessEvaluator, ListFilter, SubjectAccess
+from acl_service.authz.pipeline import Authorization, RequestScope, authorize
+from acl_service.authz.routes import Route, RouteMatch, RouteTable
+from acl_service.domain import SCOPE_OBJECTS, Caller, OrganizationView, Project, UserRef
+from acl_service.errors import InvalidInput, MethodNotAllowed, NotFound, ServiceError
+
+PROJECT: Final = "project"
+ORGANIZATION: Final = "organization"
+DASHBOARD: Final = "dashboard"
+INSIGHT: Final = "insight"
+ANY_TYPE: Final = "*"
+CHECK_ACTIONS_FILE: Final = "check_actions.csv"
+
+CHECK_TYPES: Final = frozenset(SCOPE_OBJECTS) - {PROJECT, ORGANIZATION}
+"""`resource.type` of a check: any SCOPE_OBJECTS type but the project and the organization (§5.4)."""
+
+PROJECT_NOT_FOUND: Final = "Project not found."
+# A check's key travels in the body, not in an Authorization header (§5.4).
+INVALID_BODY_KEY: Final = "Personal API key found in request body is invalid."
+ACTION_NOT_AVAILABLE: Final = "This action is not available for this target."
+# Dashboard ids are positive decimal integers without a leading zero (§2); no other id can exist.
+DASHBOARD_ID: Final = re.compile(r"^[1-9][0-9]*$")
+# Pipeline steps before the route checks: a request that fails there has consulted no level yet.
+PRE_ROUTE_RULES: Final = ("3.14.AUTH.", "3.13.k", "3.14.RESOLVE.")
+
+SubjectState = str  # ok | invalid_user | invalid_key (AuthFacts states of the pipeline)
+
+
+class Levels(msgspec.Struct):
+    """SPEC §5.4 `levels`: every key present, null when not applicable."""
+
+    org_level: int | None = None
+    effective_level: int | None = None
+    project_access_level: str | None = None
+    user_access_level: str | None = None
+    access_source: str | None = None
+    restriction_level: int | None = None
+    effective_restriction_level: int | None = None
+    effective_privilege_level: int | None = None
+    can_edit: bool | None = None
+    can_restrict: bool | None = None
+
+
+class CheckResult(msgspec.Struct):
+    allowed: bool
+    status: int
+    detail: str | None
+    levels: Levels
+    reason: list[str]
+
+
+class Subject(msgspec.Struct, frozen=True):
+    """Who a decision is about, as the subject lookup found it."""
+
+    caller: Caller | None
+    state: SubjectState = "ok"
+
+
+INVALID_USER: Final = Subject(None, "invalid_user")
+INVALID_KEY: Final = Subject(None, "invalid_key")
+ANONYMOUS: Final = Subject(None, "anonymous")
+
+
+class CheckTarget(msgspec.Struct, frozen=True):
+    project_id: int
+    resource: str | None  # None: the project itself
+    resource_id: str | None  # None: the resource type
+    action: str
+
+    @property
+    def kind(self) -> str:
+        if self.resource is None:
+            return PROJECT
+        return "type" if self.resource_id is None else "object"
+
+
+class CheckAction(msgspec.Struct, frozen=True):
+    """One row of `check_actions.csv`: the request a check action stands for."""
+
+    method: str
+    path: str
+    body: tuple[tuple[str, str | int], ...]
+    without_flags: frozenset[str]
+
+
+class RequestDecision(msgspec.Struct):
+    """`/v1/authorize`: the pipeline's answer for a request (or the route table's 400/404/405)."""
+
+    allowed: bool
+    status: int
+    code: str | None
+    detail: str | None
+    attr: str | None
+    user: UserRef | None
+    project_id: int | None
+    action: str | None
+    scope_object: str | None
+    required_scopes: tuple[str, ...] | None
+    levels: Levels | None
+
+
+class ProjectLevels(msgspec.Struct):
+    org_level: int | None
+    effective_level: int | None
+    user_access_level: str | None
+    access_source: str | None
+
+
+class DashboardLevels(msgspec.Struct):
+    id: int
+    exists: bool
+    restriction_level: int | None = None
+    effective_restriction_level: int | None = None
+    effective_privilege_level: int | None = None
+    can_edit: bool | None = None
+    can_restrict: bool | None = None
+    user_access_level: str | None = None
+    access_source: str | None = None
+
+
+class ResourceLevels(msgspec.Struct):
+    type: str
+    id: str
+    exists: bool
+    user_access_level: str | None = None
+    access_source: str | None = None
+
+
+class InsightLevels(ResourceLevels):
+    effective_restriction_level: int | None = None
+    effective_privilege_level: int | None = None
+
+
+class DashboardResourceLevels(ResourceLevels):
+    restriction_level: int | None = None
+    effective_restriction_level: int | None = None
+    effective_privilege_level: int | None = None
+    can_edit: bool | None = None
+    can_restrict: bool | None = None
+
+
+class ResourceTypeLevels(msgspec.Struct):
+    type: str
+    access_level: str | None
+    effective_access_level: str | None
+    specific_access_level: str | None
+
+
+def load_check_actions(policy_dir: Path) -> dict[tuple[str, str, str], CheckAction]:
+    """(target, type, action) → equivalent request, from `policies/check_actions.csv`."""
+    text = (policy_dir / CHECK_ACTIONS_FILE).read_text()
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    actions: dict[tuple[str, str, str], CheckAction] = {}
+    for row in csv.DictReader(lines):
+        body: list[tuple[str, str | int]] = []
+        for pair in (row["body"] or "").split():
+            name, _, value = pair.partition("=")
+            body.append((name, int(value) if value.isdigit() else value))
+        key = (row["target"], row["type"], row["action"])
+        if key in actions:
+            raise ValueError(f"{CHECK_ACTIONS_FILE}: duplicate row {key}")
+        actions[key] = CheckAction(
+            method=row["method"],
+            path=row["path"],
+            body=tuple(body),
+            without_flags=frozenset((row["without_flags"] or "").split()),
+        )
+    return actions
+
+
+class Decider:
+    """Answers of the decision API over loaded facts, for one policy engine and route table."""
+
+    def __init__(self, engine: PolicyEngine, routes: RouteTable, policy_dir: Path) -> None:
+        self.engine = engine
+        self.routes = routes
+        self.actions = load_check_actions(policy_dir)
+        self._routes_without: dict[tuple[int, frozenset[str]], Route] = {}
+        # Every row must name a route of the table: a typo stops startup, not a check.
+        for (_, type_, _), action in self.actions.items():
+            self._equivalent_match(action, 1, DASHBOARD if type_ == DASHBOARD else "notebook", "1")
+        self._any_route = self.routes.match("GET", "/api/users/@me/")
+
+    # -- /v1/check -------------------------------------------------------------------------------
+
+    def check_action(self, target: CheckTarget) -> CheckAction | None:
+        """The equivalent request of a check; None when the action is not available for the target."""
+        kind = target.kind
+        if target.resource is not None:
+            found = self.actions.get((kind, target.resource, target.action))
+            if found is not None:
+                return found
+        return self.actions.get((kind, ANY_TYPE, target.action))
+
+    def require_action(self, target: CheckTarget, attr: str = "action") -> CheckAction:
+        action = self.check_action(target)
+        if action is None:
+            raise InvalidInput(ACTION_NOT_AVAILABLE, code="invalid", attr=attr)
+        return action
+
+    def _equivalent_match(
+        self, action: CheckAction, project_id: int, resource: str | None, resource_id: str | None
+    ) -> tuple[RouteMatch, dict[str, Any]]:
+        path = action.path.format(project_id=project_id, type=resource, id=resource_id)
+        path, _, query = path.partition("?")
+        params = {name: values[-1] for name, values in parse_qs(query).items()}
+        match = self.routes.match(action.method, path, params)
+        if action.without_flags:
+            match = msgspec.structs.replace(match, route=self._route_without(match, action.without_flags))
+        body = {name: resource if value == "{type}" else value for name, value in action.body}
+        return match, body
+
+    def _route_without(self, match: RouteMatch, flags: frozenset[str]) -> Route:
+        key = (id(match.route), flags)
+        route = self._routes_without.get(key)
+        if route is None:
+            route = msgspec.structs.replace(match.route, flags=match.route.flags - flags)
+            self._routes_without[key] = route
+        return route
+
+    def check(
+        self, subject: Subject, target: CheckTarget, action: CheckAction, view: OrganizationView | None
+    ) -> CheckResult:
+        """One check (§5.4): subject, then project, then the equivalent request through the pipeline."""
+        project = view.projects.get(target.project_id) if view is not None else None
+        if subject.caller is None or subject.caller.user is None:
+            return self._unauthenticated(subject)
+        if project is None or view is None:
+            return CheckResult(False, 404, PROJECT_NOT_FOUND, Levels(), [])
+        evaluator = AccessEvaluator(self.engine, view, view.users)
+        user_id = subject.caller.user.id
+        levels, reasons = target_levels(evaluator, user_id, project.id, target.resource, target.resource_id)
+        resource_id = target.resource_id
+        if target.resource == DASHBOARD and resource_id is not None and not DASHBOARD_ID.match(resource_id):
+            # Not a dashboard id at all (§2): no such dashboard can exist, and no path would route.
+            return CheckResult(False, 404, "Not found.", levels, list(reasons))
+        match, body = self._equivalent_match(action, project.id, target.resource, resource_id)
+        outcome = authorize(
+            self.engine,
+            match,
+            subject.caller,
+            RequestScope(project=project, view=view),
+            body=body,
+            body_rules=True,
+        )
+        # The levels' own explanations first, then the pipeline's steps: evaluation order (§5.4).
+        reason = list(dict.fromkeys(reasons + outcome.reasons))
+        return CheckResult(outcome.allowed, outcome.status, outcome.detail, levels, reason)
+
+    def _unauthenticated(self, subject: Subject) -> CheckResult:
+        # AUTH is the pipeline's first step and reads nothing else: any route answers it.
+        outcome = authorize(self.engine, self._any_route, None, RequestScope(), auth_state=subject.state)
+        detail = INVALID_BODY_KEY if subject.state == "invalid_key" else outcome.detail
+        return CheckResult(False, outcome.status, detail, Levels(), list(outcome.reasons))
+
+    # -- /v1/authorize -----------------------------------------------------------------------------
+
+    def match_request(self, method: str, path: str) -> RouteMatch | RequestDecision:
+        """The route of an evaluated request, or its 404/405/400 as a decision (§5.4 /v1/authorize)."""
+        raw_path, _, query_string = path.partition("?")
+        query = {name: values[-1] for name, values in parse_qs(query_string).items() if name == "resource"}
+        try:
+            return self.routes.match(method, raw_path, query)
+        except (NotFound, MethodNotAllowed, InvalidInput) as error:
+            return refused(error, None)
+
+    def authorize_request(
+        self,
+        subject: Subject,
+        match: RouteMatch,
+        body: Mapping[str, Any] | None,
+        project: Project | None,
+        view: OrganizationView | None,
+    ) -> RequestDecision:
+        caller = subject.caller
+        user = caller.user if caller is not None else None
+        if caller is not None and match.route.scope == "body.resource":
+            # This route's scope object is its body's `resource`: validated before authorization (§5.1).
+            problem = body_resource_problem(body)
+            if problem is not None:
+                return refused(problem, user)
+        outcome = authorize(
+            self.engine,
+            match,
+            caller,
+            RequestScope(project=project, view=view),
+            auth_state=subject.state,
+            body=body or {},
+            body_rules=True,
+        )
+        levels = None
+        reached_routes = outcome.allowed or not (outcome.rule or "").startswith(PRE_ROUTE_RULES)
+        if user is not None and project is not None and view is not None and reached_routes:
+            resource, resource_id = request_target(match, outcome, project)
+            evaluator = AccessEvaluator(self.engine, view, view.users)
+            levels, _ = target_levels(evaluator, user.id, project.id, resource, resource_id)
+        return decision_of(outcome, user, levels)
+
+
+def body_resource_problem(body: Mapping[str, Any] | None) -> InvalidInput | None:
+    resource = (body or {}).get("resource")
+    if resource is None:
+        return InvalidInput("This field is required.", code="required", attr="resource")
+    if not isinstance(resource, str) or resource not in CHECK_TYPES:
+        return InvalidInput(f'"{resource}" is not a valid choice.', code="invalid_choice", attr="resource")
+    return None
+
+
+def refused(error: ServiceError, user: UserRef | None) -> RequestDecision:
+    status = 400 if isinstance(error, InvalidInput) else 405 if isinstance(error, MethodNotAllowed) else 404
+    return RequestDecision(
+        allowed=False,
+        status=status,
+        code=error.code,
+        detail=error.detail,
+        attr=error.attr,
+        user=user,
+        project_id=None,
+        action=None,
+        scope_object=None,
+        required_scopes=None,
+        levels=None,
+    )
+
+
+def decision_of(outcome: Authorization, user: UserRef | None, levels: Levels | None) -> RequestDecision:
+    return RequestDecision(
+        allowed=outcome.allowed,
+        status=outcome.status,
+        code=outcome.code,
+        detail=outcome.detail,
+        attr=None,
+        user=user,
+        project_id=outcome.project_id,
+        action=outcome.action,
+        scope_object=outcome.scope_object,
+        required_scopes=outcome.required_scopes,
+        levels=levels,
+    )
+
+
+def request_target(match: RouteMatch, outcome: Authorization, project: Project) -> tuple[str, str | None]:
+    """The object an evaluated request acts on, for its levels: a dashboard, a resource or the project."""
+    params = match.params
+    if "id" in params:
+        return DASHBOARD, str(params["id"])
+    if "rid" in params and match.route.object_checks and outcome.scope_object is not None:
+        return outcome.scope_object, str(params["rid"])
+    scope_object = outcome.scope_object
+    if match.route.context == "project" and scope_object in CHECK_TYPES:
+        return scope_object, None
+    return PROJECT, str(project.id)
+
+
+# -- levels (§3.4-§3.11) --------------------------------------------------------------------------
+
+
+def _org_level(evaluator: AccessEvaluator, user_id: int) -> int | None:
+    return evaluator.org_level(user_id) or None  # 0 = no membership: null in answers
+
+
+def target_levels(
+    evaluator: AccessEvaluator, user_id: int, project_id: int, resource: str | None, resource_id: str | None
+) -> tuple[Levels, tuple[str, ...]]:
+    """`levels` of a decision on the project (resource None), a type (id None) or an object, with the
+    reason codes of the decisions that gave them."""
+    project = evaluator.project(user_id, project_id)
+    levels = Levels(
+        org_level=_org_level(evaluator, user_id),
+        effective_level=project.effective_level,
+        project_access_level=project.access_level,
+    )
+    if resource is None or resource == PROJECT:
+        levels.user_access_level = project.access_level
+        levels.access_source = project.access_source
+        return levels, project.reasons
+    if resource_id is None:
+        found_type = evaluator.resource_type(user_id, project_id, resource)
+        levels.user_access_level = found_type.access_level
+        return levels, project.reasons + found_type.reasons
+    if (project_id, resource, resource_id) not in evaluator.view.objects:
+        return levels, project.reasons
+    found = evaluator.object(user_id, project_id, resource, resource_id)
+    levels.user_access_level = found.access_level
+    levels.access_source = found.access_source
+    reasons = project.reasons + found.reasons
+    if resource == DASHBOARD:
+        stored = evaluator.view.objects[(project_id, DASHBOARD, resource_id)]
+        dashboard = evaluator.dashboard(user_id, project_id, resource_id)
+        levels.restriction_level = stored.restriction_level
+        levels.effective_restriction_level = dashboard.effective_restriction_level
+        levels.effective_privilege_level = dashboard.effective_privilege_level
+        levels.can_edit = dashboard.can_edit
+        levels.can_restrict = dashboard.can_restrict
+        reasons += dashboard.reasons
+    elif resource == INSIGHT:
+        insight = evaluator.insight(user_id, project_id, resource_id)
+        levels.effective_restriction_level = insight.restriction_level
+        levels.effective_privilege_level = insight.privilege_level
+        reasons += insight.reasons
+    return levels, reasons
+
+
+def project_levels(evaluator: AccessEvaluator, user_id: int, project_id: int) -> ProjectLevels:
+    project = evaluator.project(user_id, project_id)
+    return ProjectLevels(
+        org_level=_org_level(evaluator, user_id),
+        effective_level=project.effective_level,
+        user_access_level=project.access_level,
+        access_source=project.access_source,
+    )
+
+
+def dashboard_levels(
+    evaluator: AccessEvaluator, user_id: int, project_id: int, dashboard_id: int
+) -> DashboardLevels:
+    key = str(dashboard_id)
+    stored = evaluator.view.objects.get((project_id, DASHBOARD, key))
+    if stored is None:
+        return DashboardLevels(id=dashboard_id, exists=False)
+    dashboard = evaluator.dashboard(user_id, project_id, key)
+    found = evaluator.object(user_id, project_id, DASHBOARD, key)
+    return DashboardLevels(
+        id=dashboard_id,
+        exists=True,
+        restriction_level=stored.restriction_level,
+        effective_restriction_level=dashboard.effective_restriction_level,
+        effective_privilege_level=dashboard.effective_privilege_level,
+        can_edit=dashboard.can_edit,
+        can_restrict=dashboard.can_restrict,
+        user_access_level=found.access_level,
+        access_source=found.access_source,
+    )
+
+
+def resource_levels(
+    evaluator: AccessEvaluator, user_id: int, project_id: int, resource: str, resource_id: str
+) -> ResourceLevels:
+    exists = (project_id, resource, resource_id) in evaluator.view.objects
+    if resource == DASHBOARD:
+        entry: ResourceLevels = DashboardResourceLevels(resource, resource_id, exists)
+    elif resource == INSIGHT:
+        entry = InsightLevels(resource, resource_id, exists)
+    else:
+        entry = ResourceLevels(resource, resource_id, exists)
+    if not exists:
+        return entry
+    levels, _ = target_levels(evaluator, user_id, project_id, resource, resource_id)
+    entry.user_access_level = levels.user_access_level
+    entry.access_source = levels.access_source
+    if isinstance(entry, DashboardResourceLevels):
+        entry.restriction_level = levels.restriction_level
+        entry.can_edit = levels.can_edit
+        entry.can_restrict = levels.can_restrict
+    if isinstance(entry, DashboardResourceLevels | InsightLevels):
+        entry.effective_restriction_level = levels.effective_restriction_level
+        entry.effective_privilege_level = levels.effective_privilege_level
+    return entry
+
+
+def resource_type_levels(
+    evaluator: AccessEvaluator, user_id: int, project_id: int, resource: str
+) -> ResourceTypeLevels:
+    found = evaluator.resource_type(user_id, project_id, resource)
+    return ResourceTypeLevels(
+        type=resource,
+        access_level=found.access_level,
+        effective_access_level=found.effective_access_level,
+        specific_access_level=found.specific_access_level,
+    )
+
+
+def list_filter(
+    evaluator: AccessEvaluator, user_id: int, project_id: int, resource: str, admin_include_all: bool
+) -> ListFilter:
+    """§3.10; for `resource = project` the project id is not read (visible projects of the organization)."""
+    return evaluator.list_filter(user_id, project_id, resource, admin_include_all)
+
+
+def subjects(
+    evaluator: AccessEvaluator, project_id: int, resource: str, resource_id: str
+) -> list[SubjectAccess] | None:
+    """§3.8 users with access to an object (the project when `resource = project`); None: no such object."""
+    if resource == PROJECT:
+        if resource_id != str(project_id):
+            return None
+    elif (project_id, resource, resource_id) not in evaluator.view.objects:
+        return None
+    return evaluator.users_with_access(project_id, resource, resource_id)
