@@ -20,7 +20,17 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 
+from acl_service.api.admin.access_controls import (
+    ObjectAccessControlsController,
+    ProjectAccessControlsController,
+)
+from acl_service.api.admin.dashboards import CollaboratorsController, DashboardsController
 from acl_service.api.admin.fallback import unknown_admin_path
+from acl_service.api.admin.keys import PersonalApiKeysController
+from acl_service.api.admin.organizations import MembersController, OrganizationsController
+from acl_service.api.admin.projects import ExplicitMembersController, ProjectsController
+from acl_service.api.admin.resources import ResourcesController
+from acl_service.api.admin.roles import RolesController
 from acl_service.api.admin.users import UsersController
 from acl_service.api.errors import EXCEPTION_HANDLERS, MAX_BODY_BYTES
 from acl_service.api.health import HealthController
@@ -59,6 +69,17 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[
             HealthController,
             UsersController,
+            OrganizationsController,
+            MembersController,
+            ProjectsController,
+            ExplicitMembersController,
+            ProjectAccessControlsController,
+            ObjectAccessControlsController,
+            RolesController,
+            PersonalApiKeysController,
+            DashboardsController,
+            CollaboratorsController,
+            ResourcesController,
             unknown_admin_path,
             # The docs UI loads its scripts from this package, not a CDN: the service may run offline.
             create_static_files_router(
