@@ -26,7 +26,9 @@ from granian.constants import Interfaces
 from granian.log import LogLevels
 
 from acl_service.app import create_app
+from acl_service.authz.engine import PolicyEngine
 from acl_service.migrate import MigrationError, MigrationStatus, apply_migrations, migration_status
+from acl_service.policytest import run_policy_tests
 from acl_service.settings import PERSONAL_API_KEY_PREFIX, ServiceToken, Settings, SettingsError, load_settings
 from acl_service.store.embedded import EmbeddedPostgres, EmbeddedPostgresError
 
@@ -233,10 +235,29 @@ def register_serve(subparsers: "argparse._SubParsersAction[argparse.ArgumentPars
 
 # --- entry point -----------------------------------------------------------------------------
 
+
+def run_policy_test(args: argparse.Namespace) -> int:
+    settings = load_settings(os.environ)
+    engine = PolicyEngine.load(settings.policy_dir)
+    paths = args.paths or [settings.policy_dir / "tests"]
+    return run_policy_tests(paths, out=sys.stdout, engine=engine)
+
+
+def register_policy(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = subparsers.add_parser("policy", help="work with the Casbin policies under ACL_POLICY_DIR")
+    commands = parser.add_subparsers(dest="policy_command", required=True, metavar="COMMAND")
+    test = commands.add_parser("test", help="run policy unit tests (YAML: facts -> expected answers)")
+    test.add_argument(
+        "paths", nargs="*", type=Path, help="files or folders of *.yaml tests (default: policies/tests)"
+    )
+    test.set_defaults(run=run_policy_test)
+
+
 SUBCOMMANDS: Final[list[Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]]] = [
     register_serve,
     register_migrate,
     register_version,
+    register_policy,
 ]
 
 

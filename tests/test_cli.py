@@ -172,3 +172,22 @@ def test_embedded_serve_keeps_data_and_token_across_restarts(embedded_data_dir: 
         assert httpx.get(f"{url}/readyz").json() == {"status": "ready", "revision": 1}
         assert token in second_log.read_text()
     assert (data_dir / "admin-token").read_text().strip() == token
+
+
+def test_policy_test_passes_the_shipped_suite_and_fails_a_wrong_expectation(tmp_path: Path) -> None:
+    shipped = acl_service("policy", "test")
+    assert shipped.returncode == 0, shipped.stdout + shipped.stderr
+    assert shipped.stdout.splitlines()[-1].endswith(" passed, 0 failed")
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(
+        "cases:\n"
+        "  - name: an org admin is not denied\n"
+        "    decide: project\n"
+        "    facts: {org_level: 8, legacy_private: false, ac_on: false, access_control: false,\n"
+        "            default_row: null, specific: [], explicit_level: 0}\n"
+        "    expect: {effective_level: 1}\n"
+    )
+    failed = acl_service("policy", "test", str(wrong))
+    assert failed.returncode == 1
+    assert "expected 1, got 8" in failed.stdout
+    assert failed.stdout.splitlines()[-1] == "0 passed, 1 failed"
