@@ -67,6 +67,7 @@ class EmbeddedPostgres:
         self._lock = _acquire_lock(self.data_dir / "postgres.lock")
         try:
             self._prepare_cluster()
+            self._reach_cluster()
             self._stop_leftover_server()
             socket_dir = self._socket_dir()
             options = f"-h '' -p {_PORT} -k {shlex.quote(str(socket_dir))}"
@@ -84,6 +85,7 @@ class EmbeddedPostgres:
         if self._dsn is None:
             return
         try:
+            self._reach_cluster()
             self._run(
                 "pg_ctl", "stop", "-w", "-t", str(_TIMEOUT_SECONDS), "-m", "fast", "-D", str(self.pgdata)
             )
@@ -100,13 +102,18 @@ class EmbeddedPostgres:
     ) -> None:
         self.stop()
 
+    def _reach_cluster(self) -> None:
+        # On every start and stop, not just at creation: something else (a tmp cleaner, pytest's
+        # tmp_path reset) may have closed a parent folder again since.
+        if self._account is not None:
+            _make_traversable(self.pgdata.parent)
+
     def _prepare_cluster(self) -> None:
         if (self.pgdata / "PG_VERSION").exists():
             return
         self.pgdata.mkdir(mode=0o700, exist_ok=True)
         if self._account is not None:
             os.chown(self.pgdata, self._account.pw_uid, self._account.pw_gid)
-            _make_traversable(self.pgdata.parent)
         # Byte-order collation (ids sort as the API sorts them) with a UTF-8 ctype, so lower() in
         # the case-insensitive role-name index folds non-ASCII letters too.
         ctype = "C.UTF-8" if sys.platform == "linux" else "en_US.UTF-8"
