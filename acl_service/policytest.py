@@ -33,6 +33,7 @@ from acl_service.authz.facts import (
     AuthFacts,
     CheckFacts,
     DashboardFacts,
+    ExplicitMemberRuleFacts,
     FeatureFacts,
     InsightFacts,
     KeyFacts,
@@ -40,6 +41,7 @@ from acl_service.authz.facts import (
     LevelSetFacts,
     ListFacts,
     ListObjectFacts,
+    MemberRuleFacts,
     ModifyFacts,
     ObjectExistsFacts,
     ObjectFacts,
@@ -209,6 +211,15 @@ FAMILIES: dict[str, Family] = {
         ObjectExistsFacts,
         OUTCOME,
         lambda engine, facts: _from_outcome(engine.step("pipeline.object_exists", facts)),
+    ),
+    # Level rules of admin endpoints (§5.3.3 members, §5.3.5 explicit members).
+    "member_rule": Family(
+        MemberRuleFacts, OUTCOME, lambda engine, facts: _from_outcome(engine.step("member.rule", facts))
+    ),
+    "explicit_member_rule": Family(
+        ExplicitMemberRuleFacts,
+        OUTCOME,
+        lambda engine, facts: _from_outcome(engine.step("explicit_member.rule", facts)),
     ),
     "gates": Family(
         FeatureFacts,

@@ -64,6 +64,8 @@ FACTS_OF_QUERY: dict[str, type[msgspec.Struct]] = {
     "pipeline.resolve": f.ResolveFacts,
     "pipeline.object_exists": f.ObjectExistsFacts,
     "check.": f.CheckFacts,
+    "member.rule": f.MemberRuleFacts,
+    "explicit_member.rule": f.ExplicitMemberRuleFacts,
 }
 
 VALUES_BY_NAME: dict[str, list[Any]] = {
@@ -92,6 +94,10 @@ VALUES_BY_NAME: dict[str, list[Any]] = {
     "scopes": SCOPES,
     "restriction_levels": [21, 37],
     "dashboards_editable": [True, False],
+    "action": ["create", "update", "destroy"],
+    "caller_level": [1, 8, 15],
+    "member_level": [0, 1, 8, 15],
+    "new_level": [None, 1, 8, 9, 15],  # 9: reaches the rule SPEC states though levels 1, 8, 15 never do
 }
 
 

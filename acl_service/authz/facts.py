@@ -202,6 +202,29 @@ class ObjectExistsFacts(msgspec.Struct, frozen=True):
     exists: bool
 
 
+class MemberRuleFacts(msgspec.Struct, frozen=True):
+    """The organization-member rules of SPEC §5.3.3 (the (actor) rules: system calls pass)."""
+
+    caller: str  # system | user | key
+    action: str  # create | update | destroy
+    is_self: bool  # the member is the caller
+    caller_level: int  # the caller's organization level
+    member_level: int  # the member's current level (0 on create)
+    new_level: int | None  # the level the body asks for, if any
+
+
+class ExplicitMemberRuleFacts(msgspec.Struct, frozen=True):
+    """The explicit-member rules (1)-(5) of SPEC §5.3.5 (all (actor): system calls pass)."""
+
+    caller: str  # system | user | key
+    action: str  # create | update
+    access_control: bool  # the project's legacy private flag
+    effective_level: int | None  # the caller's §3.4 effective level in the project
+    is_self: bool  # the member created or updated is the caller
+    member_level: int  # the explicit level of the member updated (0 on create)
+    new_level: int | None  # the level the body asks for, if any
+
+
 class CheckFacts(msgspec.Struct, frozen=True):
     """Facts of the permission codes of §3.14; each code reads the fields it needs."""
 
