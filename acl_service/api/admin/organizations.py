@@ -18,7 +18,9 @@ from acl_service.api.admin.context import AdminRequest, admin_request
 from acl_service.api.admin.representations import UserBasic
 from acl_service.api.bodies import text
 from acl_service.api.pagination import Page, page, page_window
-from acl_service.errors import InvalidInput, NotFound, PermissionDenied
+from acl_service.authz.engine import CheckOutcome
+from acl_service.authz.facts import MemberRuleFacts
+from acl_service.errors import InvalidInput, NotFound, PermissionDenied, ServiceError
 from acl_service.store import organizations as store
 from acl_service.store import users as users_store
 
@@ -26,7 +28,6 @@ UNSET = msgspec.UNSET
 Unset = msgspec.UnsetType
 
 OWNER = 15
-ADMIN = 8
 SYSTEM_ONLY = "This field can only be set by a system call."
 
 
@@ -231,33 +232,30 @@ def member(record: Any) -> Member:
     )
 
 
-def require_owner_to_make_owner(level: int, caller_level: int) -> None:
-    if level == OWNER and caller_level != OWNER:
-        raise PermissionDenied("You can only make another member owner if you're this organization's owner.")
+def rule_error(outcome: CheckOutcome) -> ServiceError:
+    """The error of a failed §5.3 level rule (the policy gives status, code and detail)."""
+    if outcome.status == 400:
+        return InvalidInput(outcome.detail, code=outcome.code)
+    return PermissionDenied(outcome.detail)
 
 
-def check_edit_other(caller_level: int, target_level: int) -> None:
-    """§5.3.3 rule (1): editing or removing someone else."""
-    if caller_level < ADMIN:
-        raise PermissionDenied("You can only edit others if you are an admin.")
-    if target_level > caller_level:
-        raise PermissionDenied("You can only edit others with level lower or equal to you.")
-
-
-def check_new_level(is_self: bool, level: int, caller_level: int) -> None:
-    """§5.3.3 rule (2): a member's new level."""
-    if is_self:
-        raise PermissionDenied("You can't change your own access level.")
-    require_owner_to_make_owner(level, caller_level)
-    if level > caller_level:
-        raise PermissionDenied(
-            "You can only change access level of others to lower or equal to your current one."
-        )
-
-
-def acting_user_id(admin: AdminRequest) -> int | None:
-    """The acting user's id, None in system calls (which skip the (actor) rules)."""
-    return None if admin.is_system or admin.user is None else admin.user.id
+def enforce_member_rules(
+    admin: AdminRequest, action: str, *, member_user_id: int | None, member_level: int, new_level: int | None
+) -> None:
+    """The (actor) rules of §5.3.3, in SPEC's order, as the policy states them."""
+    caller = admin.user
+    acting = caller is not None and not admin.is_system
+    facts = MemberRuleFacts(
+        caller=admin.caller.kind,
+        action=action,
+        is_self=acting and caller is not None and member_user_id == caller.id,
+        caller_level=admin.evaluator().org_level(caller.id) if acting and caller is not None else 0,
+        member_level=member_level,
+        new_level=new_level,
+    )
+    outcome = admin.state.engine.step("member.rule", facts)
+    if not outcome.allowed:
+        raise rule_error(outcome)
 
 
 async def target_member(admin: AdminRequest) -> Any:
@@ -291,9 +289,7 @@ class MembersController(Controller):
                 raise InvalidInput("User does not exist.", attr="user_uuid")
             if await store.is_member(admin.conn, organization_id, user["id"]):
                 raise already_member()
-            actor = acting_user_id(admin)
-            if actor is not None:
-                require_owner_to_make_owner(body.level, admin.evaluator().org_level(actor))
+            enforce_member_rules(admin, "create", member_user_id=None, member_level=0, new_level=body.level)
             if await store.insert_member(admin.conn, organization_id, user["id"], body.level) is None:
                 raise already_member()
             record = await store.get_member(admin.conn, organization_id, body.user_uuid)
@@ -311,24 +307,27 @@ class MembersController(Controller):
         async with admin_request(request, write=True) as admin:
             target = await target_member(admin)
             body = admin.body(MemberUpdate)
-            actor = acting_user_id(admin)
-            if actor is not None:
-                caller_level = admin.evaluator().org_level(actor)
-                is_self = target["user_id"] == actor
-                if not is_self:
-                    check_edit_other(caller_level, target["level"])
-                if isinstance(body.level, int):
-                    check_new_level(is_self, body.level, caller_level)
-            if isinstance(body.level, int):
-                await store.update_member_level(admin.conn, target["id"], body.level)
+            new_level = body.level if isinstance(body.level, int) else None
+            enforce_member_rules(
+                admin,
+                "update",
+                member_user_id=target["user_id"],
+                member_level=target["level"],
+                new_level=new_level,
+            )
+            if new_level is not None:
+                await store.update_member_level(admin.conn, target["id"], new_level)
             return member(await target_member(admin))
 
     @delete("/{user_uuid:str}/", status_code=HTTP_204_NO_CONTENT)
     async def remove_member(self, request: Request[Any, Any, State]) -> None:
         async with admin_request(request, write=True) as admin:
             target = await target_member(admin)
-            actor = acting_user_id(admin)
-            # Anyone may leave; removing someone else follows rule (1).
-            if actor is not None and target["user_id"] != actor:
-                check_edit_other(admin.evaluator().org_level(actor), target["level"])
+            enforce_member_rules(
+                admin,
+                "destroy",
+                member_user_id=target["user_id"],
+                member_level=target["level"],
+                new_level=None,
+            )
             await store.delete_member(admin.conn, target["id"])

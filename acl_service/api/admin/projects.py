@@ -17,10 +17,12 @@ from litestar.datastructures import State
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from acl_service.api.admin.context import AdminRequest, admin_request
+from acl_service.api.admin.organizations import rule_error
 from acl_service.api.admin.representations import UserBasic
 from acl_service.api.bodies import Name, PositiveId, decode_body
 from acl_service.api.pagination import Page, page, page_window
 from acl_service.authz.evaluator import AccessEvaluator
+from acl_service.authz.facts import ExplicitMemberRuleFacts
 from acl_service.domain import Caller
 from acl_service.errors import InvalidInput, NotFound, PermissionDenied
 from acl_service.store import organizations as organizations_store
@@ -305,32 +307,28 @@ def explicit_member(record: Any) -> ExplicitMember:
     )
 
 
-def check_explicit_rules(
-    admin: AdminRequest, level: int | None, *, creating_for: UUID | None, updating: Any | None
+def enforce_explicit_member_rules(
+    admin: AdminRequest, action: str, level: int | None, *, member: UUID, member_level: int = 0
 ) -> None:
-    """§5.3.5 rules (1)-(5), all (actor): system calls skip them."""
-    user = admin.user
-    if admin.is_system or user is None:
-        return
+    """§5.3.5 rules (1)-(5), in SPEC's order, as the policy states them (all (actor))."""
     project = admin.scope.project
     assert project is not None  # the pipeline resolved it
-    if not project.access_control:
-        raise InvalidInput(
-            "Explicit members can only be accessed for projects with project-based permissioning enabled."
-        )
-    own_level = admin.evaluator().effective_level(user.id, project.id)
-    if own_level is None:
-        raise PermissionDenied("You do not have the required access to this project.")
-    if creating_for is not None and creating_for == user.uuid:
-        raise PermissionDenied("You can't explicitly add yourself to projects.")
-    if level is not None and level > own_level:
-        raise PermissionDenied("You can only set access level to lower or equal to your current one.")
-    if updating is not None:
-        if updating["user_id"] != user.id:
-            if updating["level"] > own_level:
-                raise PermissionDenied("You can only edit others with level lower or equal to you.")
-        elif level is not None:
-            raise PermissionDenied("You can't set your own access level.")
+    caller = admin.user
+    acting = caller is not None and not admin.is_system
+    facts = ExplicitMemberRuleFacts(
+        caller=admin.caller.kind,
+        action=action,
+        access_control=project.access_control,
+        effective_level=admin.evaluator().effective_level(caller.id, project.id)
+        if acting and caller is not None
+        else None,
+        is_self=acting and caller is not None and member == caller.uuid,
+        member_level=member_level,
+        new_level=level,
+    )
+    outcome = admin.state.engine.step("explicit_member.rule", facts)
+    if not outcome.allowed:
+        raise rule_error(outcome)
 
 
 async def target_explicit_member(admin: AdminRequest) -> Any:
@@ -354,7 +352,7 @@ class ExplicitMembersController(Controller):
         async with admin_request(request, write=True) as admin:
             body = admin.body(ExplicitMemberCreate)
             level = body.level if isinstance(body.level, int) else None
-            check_explicit_rules(admin, level, creating_for=body.user_uuid, updating=None)
+            enforce_explicit_member_rules(admin, "create", level, member=body.user_uuid)
             project = admin.scope.project
             assert project is not None
             # (6) every caller: the member must be an active member of the project's organization.
@@ -384,7 +382,9 @@ class ExplicitMembersController(Controller):
             target = await target_explicit_member(admin)
             body = admin.body(ExplicitMemberUpdate)
             level = body.level if isinstance(body.level, int) else None
-            check_explicit_rules(admin, level, creating_for=None, updating=target)
+            enforce_explicit_member_rules(
+                admin, "update", level, member=target["uuid"], member_level=target["level"]
+            )
             if level is not None:
                 await store.update_explicit_level(admin.conn, target["id"], level)
             return explicit_member(await store.get_explicit_member_by_id(admin.conn, target["id"]))
