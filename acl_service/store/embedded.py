@@ -66,8 +66,8 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = _acquire_lock(self.data_dir / "postgres.lock")
         try:
-            self._prepare_cluster()
             self._reach_cluster()
+            self._prepare_cluster()
             self._stop_leftover_server()
             socket_dir = self._socket_dir()
             options = f"-h '' -p {_PORT} -k {shlex.quote(str(socket_dir))}"
