@@ -245,7 +245,10 @@ def query_int(request: Request[Any, Any, State], name: str, minimum: int, requir
 def decider_of(state: State, app_state: AppState) -> Decider:
     found = state.get(DECIDER_KEY)
     if found is None:
-        found = Decider(app_state.engine, app_state.routes, app_state.settings.policy_dir)
+        settings = app_state.settings
+        found = Decider(
+            app_state.engine, app_state.routes, settings.policy_dir, memo_size=settings.decision_cache_size
+        )
         state[DECIDER_KEY] = found
     assert isinstance(found, Decider)
     return found

@@ -44,7 +44,7 @@ class Metrics:
         self.seconds_sum += seconds
         self.seconds_count += 1
 
-    def render(self, state: AppState | None) -> str:
+    def render(self, state: AppState | None, memo_hits: int = 0) -> str:
         lines = [
             "# HELP acl_requests_total HTTP requests answered, by endpoint and status.",
             "# TYPE acl_requests_total counter",
@@ -70,15 +70,16 @@ class Metrics:
         lines.append(f"acl_decision_seconds_sum {self.seconds_sum!r}")
         lines.append(f"acl_decision_seconds_count {self.seconds_count}")
         if state is not None:
-            lines += _gauges(state)
+            lines += _gauges(state, memo_hits)
         return "\n".join(lines) + "\n"
 
 
-def _gauges(state: AppState) -> list[str]:
+def _gauges(state: AppState, memo_hits: int) -> list[str]:
     cache = state.engine.cache_stats()
     stats = state.index.stats()
     values: list[tuple[str, str, str, int]] = [
-        ("acl_decision_cache_hits_total", "counter", "Policy decisions answered from the memo.", cache.hits),
+        ("acl_decision_cache_hits_total", "counter", "Decisions answered from a memo (answers or policy).",
+         cache.hits + memo_hits),
         ("acl_applied_revision", "gauge", "Highest revision fully applied by this instance.",
          stats.applied_revision),
         ("acl_organizations_loaded", "gauge", "Organizations held in the fact index.",
@@ -124,4 +125,6 @@ class MetricsController(Controller):
     def metrics(self, request: Request[Any, Any, State]) -> str:
         state = request.app.state
         app_state: AppState | None = state.get("acl")
-        return metrics_of(state).render(app_state)
+        # The decision API's answer memo, once it exists (see acl_service.api.decisions).
+        decider = state.get("acl_decider")
+        return metrics_of(state).render(app_state, getattr(decider, "memo_hits", 0))

@@ -12,17 +12,19 @@ errors belong to `acl_service.api.decisions`.
 
 import csv
 import re
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qs
+from uuid import UUID
 
 import msgspec
 
 from acl_service.authz.engine import PolicyEngine
 from acl_service.authz.evaluator import AccessEvaluator, ListFilter, SubjectAccess
 from acl_service.authz.pipeline import Authorization, RequestScope, authorize
-from acl_service.authz.routes import Route, RouteMatch, RouteTable
+from acl_service.authz.routes import RouteMatch, RouteTable
 from acl_service.domain import SCOPE_OBJECTS, Caller, OrganizationView, Project, UserRef
 from acl_service.errors import InvalidInput, MethodNotAllowed, NotFound, ServiceError
 
@@ -44,6 +46,7 @@ ACTION_NOT_AVAILABLE: Final = "This action is not available for this target."
 DASHBOARD_ID: Final = re.compile(r"^[1-9][0-9]*$")
 # Pipeline steps before the route checks: a request that fails there has consulted no level yet.
 PRE_ROUTE_RULES: Final = ("3.14.AUTH.", "3.13.k", "3.14.RESOLVE.")
+DEFAULT_MEMO_SIZE: Final = 100_000
 
 SubjectState = str  # ok | invalid_user | invalid_key (AuthFacts states of the pipeline)
 
@@ -190,18 +193,80 @@ def load_check_actions(policy_dir: Path) -> dict[tuple[str, str, str], CheckActi
     return actions
 
 
+class AnswerMemo:
+    """Check answers memoized per organization view, bounded in entries.
+
+    A view is immutable and replaced whole when any of its organization's facts change (and the
+    subject's user and key records, global facts, are part of the key), so an answer stays right
+    exactly as long as the view it was computed on is the current one: the first lookup on a new
+    view drops that organization's answers (and with them the old view).
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._organizations: OrderedDict[UUID, tuple[OrganizationView, dict[object, CheckResult]]] = (
+            OrderedDict()
+        )
+        self._size = 0
+        self.hits = 0
+
+    def of(self, view: OrganizationView) -> dict[object, CheckResult]:
+        organization = view.organization.id
+        entry = self._organizations.get(organization)
+        if entry is not None and entry[0] is view:
+            self._organizations.move_to_end(organization)
+            return entry[1]
+        if entry is not None:
+            self._size -= len(entry[1])
+        answers: dict[object, CheckResult] = {}
+        self._organizations[organization] = (view, answers)
+        self._organizations.move_to_end(organization)
+        return answers
+
+    def put(self, answers: dict[object, CheckResult], key: object, answer: CheckResult) -> None:
+        if self.capacity <= 0:
+            return
+        while self._size >= self.capacity and self._organizations:
+            # The least recently asked organization goes first, whole: cheap, and it unpins its view.
+            _, (_, oldest) = next(iter(self._organizations.items()))
+            if oldest is answers:
+                self._size -= len(answers)
+                answers.clear()
+                break
+            self._organizations.popitem(last=False)
+            self._size -= len(oldest)
+        answers[key] = answer
+        self._size += 1
+
+    def __len__(self) -> int:
+        return self._size
+
+
 class Decider:
     """Answers of the decision API over loaded facts, for one policy engine and route table."""
 
-    def __init__(self, engine: PolicyEngine, routes: RouteTable, policy_dir: Path) -> None:
+    def __init__(
+        self,
+        engine: PolicyEngine,
+        routes: RouteTable,
+        policy_dir: Path,
+        *,
+        memo_size: int = DEFAULT_MEMO_SIZE,
+    ) -> None:
         self.engine = engine
         self.routes = routes
         self.actions = load_check_actions(policy_dir)
-        self._routes_without: dict[tuple[int, frozenset[str]], Route] = {}
+        self._matches: dict[tuple[CheckAction, str | None], tuple[RouteMatch, dict[str, Any]]] = {}
         # Every row must name a route of the table: a typo stops startup, not a check.
-        for (_, type_, _), action in self.actions.items():
-            self._equivalent_match(action, 1, DASHBOARD if type_ == DASHBOARD else "notebook", "1")
+        for (kind, type_, _), action in self.actions.items():
+            sample_type = None if kind == PROJECT else DASHBOARD if type_ == DASHBOARD else "notebook"
+            self._equivalent_match(action, 1, sample_type, "1" if kind == "object" else None)
         self._any_route = self.routes.match("GET", "/api/users/@me/")
+        self._answers = AnswerMemo(memo_size)
+
+    @property
+    def memo_hits(self) -> int:
+        return self._answers.hits
 
     # -- /v1/check -------------------------------------------------------------------------------
 
@@ -223,22 +288,30 @@ class Decider:
     def _equivalent_match(
         self, action: CheckAction, project_id: int, resource: str | None, resource_id: str | None
     ) -> tuple[RouteMatch, dict[str, Any]]:
-        path = action.path.format(project_id=project_id, type=resource, id=resource_id)
+        """The route match of a check's equivalent request: the table matches the row's path once per
+        resource type; each check then only fills in its own project and object ids."""
+        found = self._matches.get((action, resource))
+        if found is None:
+            found = self._matches[(action, resource)] = self._match_path(action, resource)
+        sample, body = found
+        params = dict(sample.params)
+        params["project_id"] = project_id
+        if "id" in params:
+            params["id"] = int(resource_id or 0)
+        if "rid" in params:
+            params["rid"] = resource_id
+        return RouteMatch(sample.route, params, sample.scope_object), body
+
+    def _match_path(self, action: CheckAction, resource: str | None) -> tuple[RouteMatch, dict[str, Any]]:
+        path = action.path.format(project_id=1, type=resource, id=1)
         path, _, query = path.partition("?")
         params = {name: values[-1] for name, values in parse_qs(query).items()}
         match = self.routes.match(action.method, path, params)
         if action.without_flags:
-            match = msgspec.structs.replace(match, route=self._route_without(match, action.without_flags))
+            route = msgspec.structs.replace(match.route, flags=match.route.flags - action.without_flags)
+            match = msgspec.structs.replace(match, route=route)
         body = {name: resource if value == "{type}" else value for name, value in action.body}
         return match, body
-
-    def _route_without(self, match: RouteMatch, flags: frozenset[str]) -> Route:
-        key = (id(match.route), flags)
-        route = self._routes_without.get(key)
-        if route is None:
-            route = msgspec.structs.replace(match.route, flags=match.route.flags - flags)
-            self._routes_without[key] = route
-        return route
 
     def check(
         self, subject: Subject, target: CheckTarget, action: CheckAction, view: OrganizationView | None
@@ -249,8 +322,26 @@ class Decider:
             return self._unauthenticated(subject)
         if project is None or view is None:
             return CheckResult(False, 404, PROJECT_NOT_FOUND, Levels(), [])
+        answers = self._answers.of(view)
+        key = (subject.caller, target)
+        found = answers.get(key)
+        if found is not None:
+            self._answers.hits += 1
+        else:
+            found = self._check(subject.caller, subject.caller.user.id, target, action, view, project)
+            self._answers.put(answers, key, found)
+        return found
+
+    def _check(
+        self,
+        caller: Caller,
+        user_id: int,
+        target: CheckTarget,
+        action: CheckAction,
+        view: OrganizationView,
+        project: Project,
+    ) -> CheckResult:
         evaluator = AccessEvaluator(self.engine, view, view.users)
-        user_id = subject.caller.user.id
         levels, reasons = target_levels(evaluator, user_id, project.id, target.resource, target.resource_id)
         resource_id = target.resource_id
         if target.resource == DASHBOARD and resource_id is not None and not DASHBOARD_ID.match(resource_id):
@@ -258,12 +349,7 @@ class Decider:
             return CheckResult(False, 404, "Not found.", levels, list(reasons))
         match, body = self._equivalent_match(action, project.id, target.resource, resource_id)
         outcome = authorize(
-            self.engine,
-            match,
-            subject.caller,
-            RequestScope(project=project, view=view),
-            body=body,
-            body_rules=True,
+            self.engine, match, caller, RequestScope(project=project, view=view), body=body, body_rules=True
         )
         # The levels' own explanations first, then the pipeline's steps: evaluation order (§5.4).
         reason = list(dict.fromkeys(reasons + outcome.reasons))
