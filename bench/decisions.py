@@ -1,0 +1,454 @@
+"""Decision API benchmark: a realistic dataset, the service started as a user starts it, wrk on loopback.
+
+    python bench/decisions.py [--dsn postgresql://postgres@127.0.0.1:5432/postgres]
+                              [--duration 10] [--workers 1,2] [--connections 1,16,64] [--keep]
+
+1. Creates a fresh database on the server of `--dsn` and runs `acl-service migrate` on it.
+2. Bulk-loads (COPY inside write transactions, so triggers and the changelog run as for any write)
+   100 organizations with mixed feature sets, 10,000 users (about 11,000 memberships), 1,000
+   projects (a fifth of them private), 100,000 dashboards and resources (a fifth of the dashboards
+   restricted), collaborators, insights on dashboards, explicit members, roles, access-control rows
+   of every kind and 1,000 personal API keys of every kind.
+3. For each worker count: starts `acl-service serve` (ACL_DATABASE_URL, ACL_SERVICE_TOKENS), waits
+   for /readyz, warms up (every organization gets loaded), then drives `POST /v1/check` with `wrk`
+   (a Lua script cycling through 20,000 pre-generated checks: users and keys, projects, types and
+   objects, every action) at each concurrency, and `POST /v1/check/batch` with 1,000 checks per
+   request from this process (sequential, keep-alive).
+4. Prints p50/p99 latency and decisions/s, then drops the database (unless --keep).
+
+Targets (SPEC issue 6, 2 cores): single check p50 <= 1 ms and p99 <= 3 ms at >= 3,000 checks/s;
+a 1,000-check batch <= 20 ms.
+"""
+
+import argparse
+import asyncio
+import hashlib
+import http.client
+import json
+import os
+import random
+import re
+import secrets
+import statistics
+import string
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from acl_service.store.pool import create_pool
+from acl_service.store.writes import write_transaction
+
+BIN_DIR = Path(sys.executable).parent
+TOKEN = "bench-check-token"
+ORGANIZATIONS = 100
+USERS = 10_000
+PROJECTS_PER_ORGANIZATION = 10
+DASHBOARDS_PER_PROJECT = 50
+RESOURCES_PER_PROJECT = {"insight": 20, "notebook": 20, "feature_flag": 10}
+KEYS = 1_000
+CHECK_BODIES = 20_000
+BATCH_SIZE = 1_000
+BATCH_REQUESTS = 40
+FEATURE_SETS = [
+    [],
+    ["project_based_permissioning", "dashboard_permissioning"],
+    ["advanced_permissions"],
+    ["advanced_permissions", "role_based_access", "organization_security_settings"],
+]
+KEY_SCOPES: list[list[str] | None] = [
+    None,
+    ["*"],
+    ["dashboard:read", "notebook:read", "insight:read"],
+    ["dashboard:write", "insight:write", "notebook:write", "feature_flag:read", "access_control:write"],
+]
+KEY_ALPHABET = string.ascii_letters + string.digits
+
+LUA_SCRIPT = """
+local bodies = {}
+for line in io.lines(os.getenv("BENCH_BODIES")) do bodies[#bodies + 1] = line end
+local counter = 0
+local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %s"}
+request = function()
+  counter = counter + 1
+  return wrk.format("POST", "/v1/check", headers, bodies[(counter %% #bodies) + 1])
+end
+"""
+
+
+# -- dataset ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Dataset:
+    organizations: list[uuid.UUID] = field(default_factory=list)
+    members: dict[uuid.UUID, list[int]] = field(default_factory=dict)  # organization -> user ids
+    user_uuids: dict[int, uuid.UUID] = field(default_factory=dict)
+    projects: dict[uuid.UUID, list[int]] = field(default_factory=dict)  # organization -> project ids
+    objects: dict[int, dict[str, list[str]]] = field(default_factory=dict)  # project -> type -> ids
+    keys: list[tuple[str, int]] = field(default_factory=list)  # (value, owner user id)
+    user_organization: dict[int, uuid.UUID] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def build_dataset(rng: random.Random) -> tuple[Dataset, dict[str, list[tuple[Any, ...]]]]:
+    data = Dataset()
+    tables: dict[str, list[tuple[Any, ...]]] = {
+        name: []
+        for name in (
+            "organizations", "users", "organization_memberships", "projects", "explicit_memberships",
+            "resources", "insight_dashboards", "dashboard_privileges", "roles", "role_memberships",
+            "access_controls", "personal_api_keys",
+        )
+    }  # fmt: skip
+    membership_ids: dict[tuple[uuid.UUID, int], uuid.UUID] = {}
+    for user_id in range(1, USERS + 1):
+        user_uuid = uuid.UUID(int=rng.getrandbits(128), version=4)
+        data.user_uuids[user_id] = user_uuid
+        tables["users"].append((user_id, user_uuid, f"user{user_id}@example.com", rng.random() > 0.01))
+    users_per_organization = USERS // ORGANIZATIONS
+    for index in range(ORGANIZATIONS):
+        organization = uuid.UUID(int=rng.getrandbits(128), version=4)
+        data.organizations.append(organization)
+        features = [{"key": key, "name": key} for key in FEATURE_SETS[index % len(FEATURE_SETS)]]
+        tables["organizations"].append((organization, f"org-{index}", json.dumps(features)))
+        own = list(range(index * users_per_organization + 1, (index + 1) * users_per_organization + 1))
+        guests = rng.sample(range(1, USERS + 1), users_per_organization // 10)
+        members = own + [user for user in guests if user not in own]
+        data.members[organization] = members
+        for position, user_id in enumerate(members):
+            level = 15 if position == 0 else 8 if position < 5 else 1
+            membership = uuid.UUID(int=rng.getrandbits(128), version=4)
+            membership_ids[(organization, user_id)] = membership
+            tables["organization_memberships"].append((membership, organization, user_id, level))
+            data.user_organization.setdefault(user_id, organization)
+        ac_on = "advanced_permissions" in FEATURE_SETS[index % len(FEATURE_SETS)]
+        roles = []
+        if ac_on:
+            for number in range(3):
+                role = uuid.UUID(int=rng.getrandbits(128), version=4)
+                roles.append(role)
+                tables["roles"].append((role, organization, f"role-{number}"))
+                for user_id in rng.sample(members, 10):
+                    tables["role_memberships"].append(
+                        (uuid.uuid4(), role, user_id, membership_ids[(organization, user_id)])
+                    )
+        data.projects[organization] = []
+        for number in range(PROJECTS_PER_ORGANIZATION):
+            project_id = index * PROJECTS_PER_ORGANIZATION + number + 1
+            data.projects[organization].append(project_id)
+            private = project_id % 5 == 0
+            tables["projects"].append((project_id, organization, f"project-{project_id}", private))
+            if private:
+                for user_id in rng.sample(members[5:], 20):
+                    tables["explicit_memberships"].append(
+                        (uuid.uuid4(), project_id, membership_ids[(organization, user_id)], rng.choice((1, 8)))
+                    )
+            objects: dict[str, list[str]] = {}
+            data.objects[project_id] = objects
+            objects["dashboard"] = []
+            for number_in_project in range(DASHBOARDS_PER_PROJECT):
+                dashboard = str((project_id - 1) * DASHBOARDS_PER_PROJECT + number_in_project + 1)
+                objects["dashboard"].append(dashboard)
+                creator = rng.choice(members) if rng.random() < 0.8 else None
+                restricted = rng.random() < 0.2
+                tables["resources"].append(
+                    (project_id, "dashboard", dashboard, f"d{dashboard}", creator, 37 if restricted else 21)
+                )
+                if restricted:
+                    for user_id in rng.sample(members, 2):
+                        tables["dashboard_privileges"].append((uuid.uuid4(), project_id, dashboard, user_id, 37))
+            for resource, count in RESOURCES_PER_PROJECT.items():
+                objects[resource] = []
+                for number_in_project in range(count):
+                    resource_id = f"{resource[0]}-{project_id}-{number_in_project}"
+                    objects[resource].append(resource_id)
+                    creator = rng.choice(members) if rng.random() < 0.8 else None
+                    tables["resources"].append((project_id, resource, resource_id, None, creator, None))
+                    if resource == "insight":
+                        tables["insight_dashboards"].append(
+                            (project_id, resource_id, rng.choice(objects["dashboard"]))
+                        )
+            if ac_on:
+                tables["access_controls"] += access_rows(
+                    rng, project_id, objects, [membership_ids[(organization, u)] for u in members], roles
+                )
+    for _ in range(KEYS):
+        owner = rng.randint(1, USERS)
+        value = "phx_" + "".join(rng.choice(KEY_ALPHABET) for _ in range(43))
+        scopes = rng.choice(KEY_SCOPES)
+        organization = data.user_organization.get(owner)
+        teams = (
+            [rng.choice(data.projects[organization])] if organization and rng.random() < 0.1 else []
+        )
+        data.keys.append((value, owner))
+        tables["personal_api_keys"].append(
+            (uuid.uuid4(), owner, "bench", "sha256$" + hashlib.sha256(value.encode()).hexdigest(),
+             f"{value[:4]}...{value[-4:]}", scopes, teams)
+        )  # fmt: skip
+    data.rows = {name: len(rows) for name, rows in tables.items()}
+    return data, tables
+
+
+def access_rows(
+    rng: random.Random,
+    project_id: int,
+    objects: dict[str, list[str]],
+    memberships: list[uuid.UUID],
+    roles: list[uuid.UUID],
+) -> list[tuple[Any, ...]]:
+    rows: dict[tuple[Any, ...], str] = {}
+    if project_id % 3 == 0:
+        rows[("project", str(project_id), None, None)] = "none"
+    for membership in rng.sample(memberships, 10):
+        rows[("project", str(project_id), membership, None)] = rng.choice(("member", "admin", "none"))
+    rows[("dashboard", None, None, None)] = rng.choice(("editor", "viewer"))
+    rows[("notebook", None, None, None)] = "none"
+    for membership in rng.sample(memberships, 20):
+        rows[("notebook", None, membership, None)] = rng.choice(("viewer", "editor"))
+    for role in roles:
+        rows[("feature_flag", None, None, role)] = "viewer"
+    for _ in range(10):
+        resource = rng.choice(("dashboard", "notebook", "insight"))
+        resource_id = rng.choice(objects[resource])
+        if rng.random() < 0.3:
+            rows[(resource, resource_id, None, None)] = "none"
+        rows[(resource, resource_id, rng.choice(memberships), None)] = rng.choice(
+            ("none", "viewer", "editor", "manager")
+        )
+    return [
+        (uuid.uuid4(), project_id, resource, resource_id, member, role, level)
+        for (resource, resource_id, member, role), level in rows.items()
+    ]
+
+
+COLUMNS = {
+    "organizations": ["id", "name", "available_product_features"],
+    "users": ["id", "uuid", "email", "is_active"],
+    "organization_memberships": ["id", "organization_id", "user_id", "level"],
+    "projects": ["id", "organization_id", "name", "access_control"],
+    "explicit_memberships": ["id", "project_id", "parent_membership_id", "level"],
+    "resources": ["project_id", "resource", "resource_id", "name", "created_by_id", "restriction_level"],
+    "insight_dashboards": ["project_id", "insight_id", "dashboard_id"],
+    "dashboard_privileges": ["id", "project_id", "dashboard_id", "user_id", "level"],
+    "roles": ["id", "organization_id", "name"],
+    "role_memberships": ["id", "role_id", "user_id", "organization_member_id"],
+    "access_controls": [
+        "id", "project_id", "resource", "resource_id", "organization_member_id", "role_id", "access_level",
+    ],
+    "personal_api_keys": ["id", "user_id", "label", "secure_value", "mask_value", "scopes", "scoped_teams"],
+}  # fmt: skip
+
+
+async def load_dataset(dsn: str, tables: dict[str, list[tuple[Any, ...]]]) -> None:
+    pool = await create_pool(dsn)
+    try:
+        for table, columns in COLUMNS.items():
+            rows = tables[table]
+            if table == "organizations":
+                # jsonb through the pool's codec: executemany, not COPY's binary format.
+                async with write_transaction(pool) as tx:
+                    await tx.conn.executemany(
+                        "INSERT INTO organizations (id, name, available_product_features) VALUES ($1, $2, $3)",
+                        [(row[0], row[1], json.loads(row[2])) for row in rows],
+                    )
+                continue
+            async with write_transaction(pool) as tx:
+                await tx.conn.copy_records_to_table(table, records=rows, columns=columns)
+    finally:
+        await pool.close()
+
+
+# -- workload --------------------------------------------------------------------------------------
+
+
+def check_body(rng: random.Random, data: Dataset) -> dict[str, Any]:
+    if rng.random() < 0.25:
+        value, owner = rng.choice(data.keys)
+        subject: dict[str, Any] = {"api_key": value}
+        organization = data.user_organization.get(owner) or rng.choice(data.organizations)
+    else:
+        organization = rng.choice(data.organizations)
+        user_id = rng.choice(data.members[organization]) if rng.random() < 0.9 else rng.randint(1, USERS)
+        subject = {"user": str(data.user_uuids[user_id])}
+    projects = data.projects[organization] if rng.random() < 0.95 else data.projects[rng.choice(data.organizations)]
+    project_id = rng.choice(projects)
+    body: dict[str, Any] = {**subject, "project_id": project_id}
+    kind = rng.random()
+    if kind < 0.3:
+        body["action"] = rng.choice(("read", "write", "delete", "manage_access"))
+    elif kind < 0.5:
+        body["resource"] = {"type": rng.choice(("dashboard", "notebook", "insight", "feature_flag"))}
+        body["action"] = rng.choice(("read", "write", "create", "manage_access"))
+    else:
+        resource = rng.choice(("dashboard", "dashboard", "notebook", "insight", "feature_flag"))
+        resource_id: str | int = rng.choice(data.objects[project_id][resource])
+        if resource == "dashboard":
+            resource_id = int(resource_id)
+        body["resource"] = {"type": resource, "id": resource_id}
+        actions = ["read", "read", "write", "delete", "manage_access"] + (["restrict"] if resource == "dashboard" else [])
+        body["action"] = rng.choice(actions)
+    return body
+
+
+# -- measuring -----------------------------------------------------------------------------------------
+
+
+def wait_ready(port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            connection.request("GET", "/readyz")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"acl-service on port {port} not ready within {timeout} s")
+
+
+def to_ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(port: int, connections: int, duration: int, script: Path, bodies: Path) -> tuple[float, float, float]:
+    output = subprocess.run(
+        ["wrk", "--latency", "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(script),
+         f"http://127.0.0.1:{port}/v1/check"],
+        capture_output=True, text=True, check=True, env={**os.environ, "BENCH_BODIES": str(bodies)},
+    ).stdout  # fmt: skip
+    if "Non-2xx" in output:
+        raise RuntimeError(f"wrk saw error responses:\n{output}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    percentiles = {
+        pct: to_ms(value, unit) for pct, value, unit in re.findall(r"\s(50|99)%\s+([\d.]+)(us|ms|s)", output)
+    }
+    return rps, percentiles["50"], percentiles["99"]
+
+
+def run_batches(port: int, batches: list[bytes]) -> list[float]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    timings = []
+    for body in batches:
+        started = time.perf_counter()
+        connection.request("POST", "/v1/check/batch", body=body, headers=headers)
+        response = connection.getresponse()
+        payload = response.read()
+        timings.append((time.perf_counter() - started) * 1000)
+        if response.status != 200:
+            raise RuntimeError(f"batch answered {response.status}: {payload[:300]!r}")
+    connection.close()
+    return timings
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def database_dsn(server_dsn: str, database: str) -> str:
+    return urlunsplit(urlsplit(server_dsn)._replace(path=f"/{database}"))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk measurement")
+    parser.add_argument("--warmup", type=int, default=10, help="seconds of warm-up per server start")
+    parser.add_argument("--workers", default="1,2", help="comma-separated ACL_WORKERS values")
+    parser.add_argument("--connections", default="1,16,64")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    args = parser.parse_args()
+
+    rng = random.Random(20_251_126)
+    database = f"acl_bench_{secrets.token_hex(4)}"
+    dsn = database_dsn(args.dsn, database)
+
+    async def create_database() -> None:
+        conn = await asyncpg.connect(args.dsn)
+        try:
+            await conn.execute(f'CREATE DATABASE "{database}"')
+        finally:
+            await conn.close()
+
+    async def drop_database() -> None:
+        conn = await asyncpg.connect(args.dsn)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    started = time.perf_counter()
+    asyncio.run(create_database())
+    try:
+        env = {**os.environ, "ACL_DATABASE_URL": dsn, "ACL_SERVICE_TOKENS": f"check:{TOKEN}", "ACL_LOG_LEVEL": "warning"}
+        subprocess.run([str(BIN_DIR / "acl-service"), "migrate"], env=env, check=True, capture_output=True)
+        data, tables = build_dataset(rng)
+        built = time.perf_counter()
+        asyncio.run(load_dataset(dsn, tables))
+        loaded = time.perf_counter()
+        print(f"database {database}: built in {built - started:.1f} s, loaded in {loaded - built:.1f} s")
+        print("rows: " + ", ".join(f"{name} {count:,}" for name, count in data.rows.items()))
+
+        with tempfile.TemporaryDirectory() as scratch:
+            bodies = Path(scratch) / "checks.jsonl"
+            bodies.write_text("\n".join(json.dumps(check_body(rng, data)) for _ in range(CHECK_BODIES)) + "\n")
+            script = Path(scratch) / "check.lua"
+            script.write_text(LUA_SCRIPT % TOKEN)
+            batches = [
+                json.dumps({"checks": [check_body(rng, data) for _ in range(BATCH_SIZE)]}).encode()
+                for _ in range(BATCH_REQUESTS)
+            ]
+            results = []
+            for workers in [int(w) for w in args.workers.split(",")]:
+                port = free_port()
+                server = subprocess.Popen(
+                    [str(BIN_DIR / "acl-service"), "serve"],
+                    env={**env, "ACL_PORT": str(port), "ACL_WORKERS": str(workers)},
+                )
+                try:
+                    wait_ready(port)
+                    run_wrk(port, 16, args.warmup, script, bodies)  # loads every organization, fills the memo
+                    run_batches(port, batches[:5])
+                    for connections in [int(c) for c in args.connections.split(",")]:
+                        rps, p50, p99 = run_wrk(port, connections, args.duration, script, bodies)
+                        results.append((workers, f"check c{connections}", rps, p50, p99))
+                    timings = run_batches(port, batches)
+                    p50 = statistics.median(timings)
+                    results.append(
+                        (workers, f"batch {BATCH_SIZE} c1", BATCH_SIZE * 1000 / p50, p50, percentile(timings, 0.99))
+                    )
+                finally:
+                    server.terminate()
+                    server.wait(timeout=30)
+        print()
+        print(f"{'workers':>7}  {'load':<16} {'decisions/s':>12} {'p50 ms':>8} {'p99 ms':>8}")
+        for workers, load, rps, p50, p99 in results:
+            print(f"{workers:>7}  {load:<16} {rps:>12,.0f} {p50:>8.2f} {p99:>8.2f}")
+        print(f"\ntotal {time.perf_counter() - started:.0f} s")
+    finally:
+        if not args.keep:
+            asyncio.run(drop_database())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
