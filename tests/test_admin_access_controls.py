@@ -556,6 +556,8 @@ async def test_example_3_private_by_rows_with_an_admin_grant(client: Client, see
     }
     bob = await client.get(f"{P}/dashboards/7/access_controls/", headers=acting(world["bob"]))
     assert await refused(bob) == error(403, "You don't have access to the project.")
+    bob_list = await client.get(f"{P}/dashboards/", headers=acting(world["bob"]))
+    assert await refused(bob_list) == error(403, "You don't have access to the project.")
 
 
 async def test_example_4_hard_deny_on_an_open_project(client: Client, seed: Seed) -> None:
@@ -597,8 +599,11 @@ async def test_example_8_role_rows_need_role_based_access(client: Client, seed: 
         return world, f"{P}/resources/feature_flag/ff-1/access_controls/"
 
     world, url = await setup(["advanced_permissions"])
+    flags = f"{P}/resources/?resource=feature_flag"
     inert = await client.get(url, headers=acting(world["bob"]))
     assert await refused(inert) == error(403, "You do not have viewer access to this resource.")
+    inert_list = await client.get(flags, headers=acting(world["bob"]))
+    assert await refused(inert_list) == error(403, "You do not have viewer access to this resource.")
     await seed.execute(
         """UPDATE organizations SET available_product_features = available_product_features || $1
            WHERE id = $2""",
@@ -609,6 +614,13 @@ async def test_example_8_role_rows_need_role_based_access(client: Client, seed: 
     assert (allowed.status_code, allowed.json()["user_access_level"]) == (200, "viewer")
     write = await client.put(url, json={"access_level": "viewer"}, headers=acting(world["bob"]))
     assert await refused(write) == error(403, "You do not have editor access to this resource.")
+    assert (await client.get(flags, headers=acting(world["bob"]))).status_code == 200
+    create = await client.post(
+        f"{P}/resources/",
+        json={"resource": "feature_flag", "resource_id": "ff-2"},
+        headers=acting(world["bob"]),
+    )
+    assert await refused(create) == error(403, "You do not have editor access to this resource.")
 
 
 async def test_example_15_managing_access(client: Client, seed: Seed) -> None:
