@@ -32,6 +32,7 @@ from acl_service.authz.evaluator import AccessEvaluator
 from acl_service.authz.facts import (
     AuthFacts,
     CheckFacts,
+    CollaboratorRuleFacts,
     DashboardFacts,
     ExplicitMemberRuleFacts,
     FeatureFacts,
@@ -220,6 +221,11 @@ FAMILIES: dict[str, Family] = {
         ExplicitMemberRuleFacts,
         OUTCOME,
         lambda engine, facts: _from_outcome(engine.step("explicit_member.rule", facts)),
+    ),
+    "collaborator_rule": Family(
+        CollaboratorRuleFacts,
+        OUTCOME,
+        lambda engine, facts: _from_outcome(engine.step("collaborator.rule", facts)),
     ),
     "gates": Family(
         FeatureFacts,

@@ -66,6 +66,7 @@ FACTS_OF_QUERY: dict[str, type[msgspec.Struct]] = {
     "check.": f.CheckFacts,
     "member.rule": f.MemberRuleFacts,
     "explicit_member.rule": f.ExplicitMemberRuleFacts,
+    "collaborator.rule": f.CollaboratorRuleFacts,
 }
 
 VALUES_BY_NAME: dict[str, list[Any]] = {
@@ -98,6 +99,8 @@ VALUES_BY_NAME: dict[str, list[Any]] = {
     "caller_level": [1, 8, 15],
     "member_level": [0, 1, 8, 15],
     "new_level": [None, 1, 8, 9, 15],  # 9: reaches the rule SPEC states though levels 1, 8, 15 never do
+    "requested_level": [21, 37],
+    "target_effective_level": [None, 1, 8, 15],
 }
 
 

@@ -225,6 +225,18 @@ class ExplicitMemberRuleFacts(msgspec.Struct, frozen=True):
     new_level: int | None  # the level the body asks for, if any
 
 
+class CollaboratorRuleFacts(msgspec.Struct, frozen=True):
+    """The collaborator rules (1)-(5) of SPEC §5.3.7 and the restriction rule of its DELETE."""
+
+    caller: str  # system | user | key
+    action: str  # create | destroy
+    effective_restriction_level: int  # the dashboard's (§3.11)
+    requested_level: int  # the privilege level a create asks for (37 unless the body says)
+    user_exists: bool  # the user to add is an active user
+    target_effective_level: int | None  # that user's §3.4 effective level in the project
+    target_can_restrict: bool  # that user's §3.11 can_restrict on the dashboard
+
+
 class CheckFacts(msgspec.Struct, frozen=True):
     """Facts of the permission codes of §3.14; each code reads the fields it needs."""
 
