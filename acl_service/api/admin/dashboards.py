@@ -32,6 +32,7 @@ from acl_service.api.admin.resources import (
 from acl_service.api.bodies import PositiveId
 from acl_service.api.pagination import Page, page, page_window
 from acl_service.authz.evaluator import AccessEvaluator
+from acl_service.authz.facts import CollaboratorRuleFacts
 from acl_service.errors import InvalidInput, NotFound
 from acl_service.store import objects as store
 from acl_service.store import users as user_store
@@ -40,9 +41,8 @@ UNSET = msgspec.UNSET
 Unset = msgspec.UnsetType
 T = TypeVar("T")
 
-# SPEC §3.1: restriction 21 = everyone can edit (the lowest level); privilege 37 = can edit.
-LOWEST_RESTRICTION: Final = 21
-CAN_EDIT: Final = 37
+# SPEC §5.3.7: a collaborator's level when the body gives none (37, can edit).
+DEFAULT_COLLABORATOR_LEVEL: Final = 37
 TEMPLATE_NAME_FIELD: Final = "template_name"
 MAX_NAME_LENGTH: Final = 400
 
@@ -178,12 +178,33 @@ async def create_dashboard(
     return await dashboard_response(admin, project_id, str(dashboard_id))
 
 
-def lowest_restriction(admin: AdminRequest, project_id: int, dashboard_id: str) -> bool:
-    """Whether the dashboard's effective restriction is 21 (only acting users are asked)."""
-    user_id = caller_id(admin)
-    assert user_id is not None
-    decision = admin.evaluator().dashboard(user_id, project_id, dashboard_id)
-    return decision.effective_restriction_level == LOWEST_RESTRICTION
+def enforce_collaborator_rules(
+    admin: AdminRequest,
+    action: str,
+    project_id: int,
+    dashboard_id: str,
+    *,
+    requested_level: int = DEFAULT_COLLABORATOR_LEVEL,
+    target: Any = None,
+) -> None:
+    """Rules (1)-(5) of SPEC §5.3.7 (create) or DELETE's restriction rule, as the policy states them."""
+    evaluator = admin.evaluator()
+    exists = target is not None and target["is_active"]
+    target_dashboard = evaluator.dashboard(target["id"], project_id, dashboard_id) if exists else None
+    # The effective restriction level does not depend on who asks.
+    dashboard = evaluator.dashboard(NOBODY, project_id, dashboard_id)
+    facts = CollaboratorRuleFacts(
+        caller=admin.caller.kind,
+        action=action,
+        effective_restriction_level=dashboard.effective_restriction_level,
+        requested_level=requested_level,
+        user_exists=exists,
+        target_effective_level=evaluator.effective_level(target["id"], project_id) if exists else None,
+        target_can_restrict=target_dashboard is not None and target_dashboard.can_restrict,
+    )
+    outcome = admin.state.engine.step("collaborator.rule", facts)
+    if not outcome.allowed:
+        raise InvalidInput(outcome.detail, code=outcome.code)
 
 
 class DashboardsController(Controller):
@@ -299,23 +320,12 @@ class CollaboratorsController(Controller):
             body = admin.body(CollaboratorBody)
             project_id: int = admin.param("project_id")
             dashboard_id = str(admin.param("id"))
-            level = CAN_EDIT if body.level is UNSET else body.level
-            acting = not admin.is_system
-            if acting and lowest_restriction(admin, project_id, dashboard_id):
-                raise InvalidInput("Cannot add collaborators to a dashboard on the lowest restriction level.")
-            if acting and level != CAN_EDIT:
-                raise InvalidInput("Only edit access can be explicitly specified currently.")
+            level = DEFAULT_COLLABORATOR_LEVEL if body.level is UNSET else body.level
             target = await user_store.get_user(admin.conn, body.user_uuid)
-            if target is None or not target["is_active"]:
-                raise InvalidInput("User does not exist.")
-            evaluator = admin.evaluator()
-            if acting and evaluator.effective_level(target["id"], project_id) is None:
-                raise InvalidInput("Cannot add collaborators that have no access to the project.")
-            if acting and evaluator.dashboard(target["id"], project_id, dashboard_id).can_restrict:
-                raise InvalidInput(
-                    "Cannot add collaborators that already have inherent access "
-                    "(the dashboard owner or a project admins)."
-                )
+            enforce_collaborator_rules(
+                admin, "create", project_id, dashboard_id, requested_level=level, target=target
+            )
+            assert target is not None
             added = await store.insert_collaborator(admin.conn, project_id, dashboard_id, target["id"], level)
             if added is None:
                 raise InvalidInput("User already is a collaborator.")
@@ -338,10 +348,7 @@ class CollaboratorsController(Controller):
             )
             if target is None or collaborator is None:
                 raise NotFound()
-            if not admin.is_system and lowest_restriction(admin, project_id, dashboard_id):
-                raise InvalidInput(
-                    "Cannot remove collaborators from a dashboard on the lowest restriction level."
-                )
+            enforce_collaborator_rules(admin, "destroy", project_id, dashboard_id)
             await store.delete_collaborator(admin.conn, project_id, dashboard_id, target["id"])
 
     # Authentication comes before the 405 (SPEC §5.1): the route table answers these methods.
