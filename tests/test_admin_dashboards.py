@@ -450,3 +450,38 @@ async def test_writes_take_one_revision_and_failures_none(client: Client, seed: 
     assert refused.headers["X-Acl-Revision"] == created.headers["X-Acl-Revision"]
     patched = await client.patch(f"{BASE}/dashboards/3/", json={"name": "n"}, headers=admin_headers())
     assert int(patched.headers["X-Acl-Revision"]) == int(created.headers["X-Acl-Revision"]) + 1
+
+
+async def test_path_parameters_are_validated_and_authentication_comes_first(
+    client: Client, seed: Seed
+) -> None:
+    await seed.spec_world()
+    not_integer = await client.get(f"{BASE}/dashboards/abc/", headers=admin_headers())
+    assert (not_integer.status_code, not_integer.json()) == (
+        400,
+        invalid("A valid integer is required.", "id", "invalid"),
+    )
+    zero = await client.get(f"{BASE}/dashboards/0/", headers=admin_headers())
+    assert (zero.status_code, zero.json()["code"], zero.json()["attr"]) == (400, "min_value", "id")
+    anonymous = await client.get(f"{BASE}/dashboards/abc/")
+    assert (anonymous.status_code, anonymous.json()["code"]) == (401, "not_authenticated")
+
+
+async def test_keys_follow_the_route_scopes(client: Client, seed: Seed) -> None:
+    """SPEC §8.9: a `dashboard:read` key reads, cannot write, and cannot move tiles at all."""
+    world = await seed.spec_world()
+    await seed.dashboard(1, 7, created_by=world["alice"])
+    key = {"Authorization": f"Bearer {await seed.personal_api_key(world['alice'], ['dashboard:read'])}"}
+    assert (await client.get(f"{BASE}/dashboards/7/", headers=key)).status_code == 200
+    patch = await client.patch(f"{BASE}/dashboards/7/", json={"name": "x"}, headers=key)
+    assert (patch.status_code, patch.json()) == (
+        403,
+        denied("API key missing required scope 'dashboard:write'"),
+    )
+    move = await client.patch(
+        f"{BASE}/dashboards/7/move_tile/", json={"toDashboard": 7, "tile": {"id": 1}}, headers=key
+    )
+    assert (move.status_code, move.json()) == (
+        403,
+        denied("This action does not support Personal API Key access"),
+    )
