@@ -9,6 +9,7 @@ from litestar.datastructures import State
 from acl_service.authz.engine import PolicyEngine
 from acl_service.authz.routes import RouteTable
 from acl_service.settings import Settings
+from acl_service.store.index import FactIndex
 
 # Returns the reasons the instance is not ready (e.g. "listener_down"), empty when it is.
 ReadinessProbe = Callable[[], Awaitable[list[str]]]
@@ -20,6 +21,7 @@ class AppState:
     pool: asyncpg.Pool
     engine: PolicyEngine
     routes: RouteTable
+    index: FactIndex
     readiness_probes: list[ReadinessProbe] = field(default_factory=list)
 
     @staticmethod
