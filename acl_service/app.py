@@ -32,13 +32,16 @@ from acl_service.api.admin.projects import ExplicitMembersController, ProjectsCo
 from acl_service.api.admin.resources import ResourcesController
 from acl_service.api.admin.roles import RolesController
 from acl_service.api.admin.users import UsersController
+from acl_service.api.decisions import DecisionController
 from acl_service.api.errors import EXCEPTION_HANDLERS, MAX_BODY_BYTES
 from acl_service.api.health import HealthController
+from acl_service.api.metrics import MetricsController, count_request
 from acl_service.api.revision import add_revision_header
 from acl_service.api.state import AppState
 from acl_service.authz.engine import PolicyEngine
 from acl_service.authz.routes import RouteTable
 from acl_service.settings import Settings
+from acl_service.store.index import FactIndex
 from acl_service.store.pool import create_pool
 
 logger = logging.getLogger(__name__)
@@ -59,15 +62,21 @@ def create_app(settings: Settings) -> Litestar:
     @asynccontextmanager
     async def database_lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = await open_pool(database_url)
-        app.state.acl = AppState(settings=settings, pool=pool, engine=engine, routes=routes)
+        index = FactIndex(pool, database_url, max_rows=settings.fact_index_max_rows)
+        await index.start()
+        app.state.acl = AppState(settings=settings, pool=pool, engine=engine, routes=routes, index=index)
+        app.state.acl.readiness_probes.append(index.readiness_reasons)
         try:
             yield
         finally:
+            await index.stop()
             await pool.close()
 
     return Litestar(
         route_handlers=[
             HealthController,
+            MetricsController,
+            DecisionController,
             UsersController,
             OrganizationsController,
             MembersController,
@@ -89,7 +98,7 @@ def create_app(settings: Settings) -> Litestar:
             ),
         ],
         lifespan=[database_lifespan],
-        before_send=[add_revision_header],
+        before_send=[add_revision_header, count_request],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(
