@@ -114,8 +114,8 @@ async def test_list_paginates(client: Client, seed: Seed) -> None:
         await seed.organization(name=f"O{index}")
     first = await client.get("/api/organizations/?limit=2", headers=admin_headers())
     assert (first.json()["count"], len(first.json()["results"])) == (3, 2)
-    assert first.json()["next"].endswith("?limit=2&offset=2")
-    assert first.json()["next"].startswith("/api/organizations")
+    # The request's own path, trailing slash included (SPEC §5.2: links are request paths).
+    assert first.json()["next"] == "/api/organizations/?limit=2&offset=2"
     assert first.json()["previous"] is None
     second = await client.get(first.json()["next"], headers=admin_headers())
     assert (len(second.json()["results"]), second.json()["next"]) == (1, None)

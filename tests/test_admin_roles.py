@@ -52,7 +52,7 @@ async def test_create_get_and_list_roles(client: Client, seed: Seed) -> None:
     assert [r["name"] for r in body["results"]] == ["Eng", "Ops"]
     first = (await client.get(f"{roles_url(world)}?limit=1", headers=acting(world["bob"]))).json()
     assert len(first["results"]) == 1
-    assert first["next"] == f"/api/organizations/{world.organization}/roles?limit=1&offset=1"
+    assert first["next"] == f"/api/organizations/{world.organization}/roles/?limit=1&offset=1"
 
 
 async def test_role_names_are_unique_regardless_of_case(client: Client, seed: Seed) -> None:

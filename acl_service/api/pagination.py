@@ -1,10 +1,11 @@
 """Paginated lists (SPEC §5.2): `limit` 1..1000 (default 100), `offset` >= 0, links as request paths."""
 
 from collections.abc import Mapping, Sequence
-from typing import Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 from urllib.parse import urlencode
 
 import msgspec
+from litestar import Request
 
 from acl_service.errors import InvalidInput
 
@@ -52,9 +53,15 @@ def page_window(query: Mapping[str, str]) -> PageWindow:
     )
 
 
-def page(
-    path: str, query: Mapping[str, str], window: PageWindow, count: int, results: Sequence[T]
-) -> Page[T]:
+def request_path(request: Request[Any, Any, Any]) -> str:
+    """The path as the client sent it: Litestar's `url.path` drops a trailing slash."""
+    raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    return raw.split(b"?", 1)[0].decode("latin-1")
+
+
+def page(request: Request[Any, Any, Any], window: PageWindow, count: int, results: Sequence[T]) -> Page[T]:
+    path, query = request_path(request), request.query_params
+
     def link(offset: int) -> str:
         params = {**query, "limit": str(window.limit), "offset": str(offset)}
         return f"{path}?{urlencode(params)}"

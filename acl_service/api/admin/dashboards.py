@@ -228,7 +228,7 @@ class DashboardsController(Controller):
             )
             evaluator, user_id = admin.evaluator(), caller_id(admin)
             results = [dashboard_view(evaluator, user_id, project_id, record) for record in records]
-            return page(request.url.path, request.query_params, window, count, results)
+            return page(request, window, count, results)
 
     @post(project_paths("/dashboards/"), status_code=HTTP_201_CREATED)
     async def create(self, request: Request[Any, Any, State]) -> Dashboard:

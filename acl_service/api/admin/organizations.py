@@ -130,7 +130,7 @@ class OrganizationsController(Controller):
                 offset=window.offset,
             )
             results = [organization(record) for record in records]
-            return page(request.url.path, request.query_params, window, count, results)
+            return page(request, window, count, results)
 
     @post("/", status_code=HTTP_201_CREATED)
     async def create_organization(self, request: Request[Any, Any, State]) -> Organization:
@@ -277,7 +277,7 @@ class MembersController(Controller):
                 admin.conn, admin.param("org"), limit=window.limit, offset=window.offset
             )
             results = [member(record) for record in records]
-            return page(request.url.path, request.query_params, window, count, results)
+            return page(request, window, count, results)
 
     @post("/", status_code=HTTP_201_CREATED)
     async def add_member(self, request: Request[Any, Any, State]) -> Member:

@@ -157,7 +157,7 @@ async def list_projects(
         admin.conn, organization=wanted, ids=ids, limit=window.limit, offset=window.offset
     )
     results = [project_out(r, evaluators.get(r["organization_id"]), user_id) for r in records]
-    return page(request.url.path, request.query_params, window, count, results)
+    return page(request, window, count, results)
 
 
 async def current_project(admin: AdminRequest, project_id: int) -> ProjectOut:

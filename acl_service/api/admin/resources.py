@@ -245,7 +245,7 @@ class ResourcesController(Controller):
             )
             evaluator, user_id = admin.evaluator(), caller_id(admin)
             results = [resource_view(evaluator, user_id, project_id, record) for record in records]
-            return page(request.url.path, request.query_params, window, count, results)
+            return page(request, window, count, results)
 
     @post(project_paths("/resources/"), status_code=HTTP_201_CREATED)
     async def create_resource(self, request: Request[Any, Any, State]) -> Response[AnyResource]:

@@ -166,7 +166,7 @@ class RolesController(Controller):
             total, records = await store.list_roles(
                 admin.conn, admin.param("org"), limit=window.limit, offset=window.offset
             )
-            return page(request.url.path, query, window, total, await roles_with_members(admin, records))
+            return page(request, window, total, await roles_with_members(admin, records))
 
     @post("/", status_code=HTTP_201_CREATED)
     async def create_role(self, request: Request[Any, Any, State]) -> Role:
@@ -221,7 +221,7 @@ class RolesController(Controller):
                 limit=window.limit,
                 offset=window.offset,
             )
-            return page(request.url.path, query, window, total, [role_membership(r) for r in records])
+            return page(request, window, total, [role_membership(r) for r in records])
 
     @post("/{role_id:str}/role_memberships/", status_code=HTTP_201_CREATED)
     async def add_membership(self, request: Request[Any, Any, State]) -> Response[RoleMembership]:
