@@ -348,9 +348,8 @@ class Decider:
             # Not a dashboard id at all (§2): no such dashboard can exist, and no path would route.
             return CheckResult(False, 404, "Not found.", levels, list(reasons))
         match, body = self._equivalent_match(action, project.id, target.resource, resource_id)
-        outcome = authorize(
-            self.engine, match, caller, RequestScope(project=project, view=view), body=body, body_rules=True
-        )
+        scope = RequestScope(project=project, view=view, evaluator=evaluator)
+        outcome = authorize(self.engine, match, caller, scope, body=body, body_rules=True)
         # The levels' own explanations first, then the pipeline's steps: evaluation order (§5.4).
         reason = list(dict.fromkeys(reasons + outcome.reasons))
         return CheckResult(outcome.allowed, outcome.status, outcome.detail, levels, reason)

@@ -1,7 +1,9 @@
 """SPEC §3's functions for one organization: gather a fact vector from the view, ask the engine.
 
-An `AccessEvaluator` is cheap (it holds references and the organization's gates) and is made per
-request over the current `OrganizationView`; all caching lives in the engine.
+An `AccessEvaluator` is made per request (or per batch) over the current `OrganizationView`. The
+engine memoizes decisions per fact vector across requests; the evaluator only remembers what it
+already gathered for this view, which cannot change under it (views are replaced, never mutated),
+so one check that needs a project decision in several steps gathers its facts once.
 """
 
 from collections.abc import Mapping
@@ -59,16 +61,27 @@ class AccessEvaluator:
         self.view = view
         self.users = users
         self.gates = engine.gates(view.organization.features)
+        self._users: dict[int, UserContext] = {}
+        self._projects: dict[tuple[int, int, bool], ProjectDecision] = {}
+        self._objects: dict[tuple[int, int, str, str, bool], ObjectDecision] = {}
+        self._types: dict[tuple[int, int, str], ResourceTypeDecision] = {}
+        self._dashboards: dict[tuple[int, int, str], DashboardDecision] = {}
 
     def user(self, user_id: int) -> UserContext:
-        return user_context(self.view, self.gates, user_id)
+        found = self._users.get(user_id)
+        if found is None:
+            found = self._users[user_id] = user_context(self.view, self.gates, user_id)
+        return found
 
     # -- projects and the organization (§3.4, §3.5) ------------------------------------------------
 
     def project(self, user_id: int, project_id: int, explicit: bool = False) -> ProjectDecision:
-        return self.engine.project(
-            project_facts(self.view, self.gates, self.user(user_id), project_id, explicit=explicit)
-        )
+        key = (user_id, project_id, explicit)
+        found = self._projects.get(key)
+        if found is None:
+            facts = project_facts(self.view, self.gates, self.user(user_id), project_id, explicit=explicit)
+            found = self._projects[key] = self.engine.project(facts)
+        return found
 
     def effective_level(self, user_id: int, project_id: int) -> int | None:
         return self.project(user_id, project_id).effective_level
@@ -86,10 +99,13 @@ class AccessEvaluator:
     # -- resource types (§3.6, §3.9) ---------------------------------------------------------------
 
     def resource_type(self, user_id: int, project_id: int, resource: str) -> ResourceTypeDecision:
-        info = self.engine.resource_info(resource)
-        return self.engine.resource_type(
-            resource_type_facts(self.view, self.gates, self.user(user_id), project_id, info)
-        )
+        key = (user_id, project_id, resource)
+        found = self._types.get(key)
+        if found is None:
+            info = self.engine.resource_info(resource)
+            facts = resource_type_facts(self.view, self.gates, self.user(user_id), project_id, info)
+            found = self._types[key] = self.engine.resource_type(facts)
+        return found
 
     def resource_access_level(self, user_id: int, project_id: int, resource: str) -> str | None:
         return self.resource_type(user_id, project_id, resource).access_level
@@ -105,11 +121,15 @@ class AccessEvaluator:
     def object(
         self, user_id: int, project_id: int, resource: str, resource_id: str, explicit: bool = False
     ) -> ObjectDecision:
-        info = self.engine.resource_info(resource)
-        facts = object_facts(
-            self.view, self.gates, self.user(user_id), project_id, info, resource_id, explicit=explicit
-        )
-        return self.engine.object(facts)
+        key = (user_id, project_id, resource, resource_id, explicit)
+        found = self._objects.get(key)
+        if found is None:
+            info = self.engine.resource_info(resource)
+            facts = object_facts(
+                self.view, self.gates, self.user(user_id), project_id, info, resource_id, explicit=explicit
+            )
+            found = self._objects[key] = self.engine.object(facts)
+        return found
 
     def object_access_level(
         self, user_id: int, project_id: int, resource: str, resource_id: str, explicit: bool = False
@@ -168,7 +188,13 @@ class AccessEvaluator:
         )
 
     def dashboard(self, user_id: int, project_id: int, dashboard_id: str) -> DashboardDecision:
-        return self.engine.dashboard(self.dashboard_facts(user_id, project_id, dashboard_id))
+        key = (user_id, project_id, dashboard_id)
+        found = self._dashboards.get(key)
+        if found is None:
+            found = self._dashboards[key] = self.engine.dashboard(
+                self.dashboard_facts(user_id, project_id, dashboard_id)
+            )
+        return found
 
     def insight(self, user_id: int, project_id: int, insight_id: str) -> InsightDecision:
         dashboards = [
