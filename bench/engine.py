@@ -9,7 +9,9 @@ gathers their fact vectors once. Then times the engine alone per decision:
 
 - memo miss: memoization off, so every query of the decision is evaluated by the policy rows;
 - memo hit: the same decisions again on a warm memo;
-- evaluator: fact gathering plus a warm engine, as the decision API pays per object check.
+- evaluator: fact gathering plus a warm engine, as the decision API pays per object check;
+- /v1/check, first seen: a whole check (levels + the §3.14 pipeline on its equivalent request) for
+  a (subject, target) pair the decision API has not answered before, on a warm engine.
 
 Prints decisions/s and p50/p99 per decision for each path and the number of distinct fact
 vectors the workload produced (what bounds the memo's size).
@@ -26,7 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from acl_service.authz.engine import PolicyEngine
+from acl_service.authz.decisions import CheckTarget, Decider, Subject
+from acl_service.authz.engine import DEFAULT_POLICY_DIR, PolicyEngine
 from acl_service.authz.evaluator import AccessEvaluator
 from acl_service.authz.facts import (
     DashboardFacts,
@@ -37,8 +40,10 @@ from acl_service.authz.facts import (
     project_facts,
     user_context,
 )
+from acl_service.authz.routes import RouteTable
 from acl_service.domain import (
     AccessControlRow,
+    Caller,
     DashboardPrivilege,
     ExplicitMembership,
     Membership,
@@ -120,6 +125,7 @@ def build_organization(rng: random.Random, users: list[UserRef]) -> Organization
     role_members = [RoleMembership(rng.choice(roles), user.id) for user in rng.sample(users, len(users) // 3)]
     return OrganizationView(
         organization,
+        users=users,
         memberships=memberships,
         projects=projects,
         explicit_memberships=explicit,
@@ -217,6 +223,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         AccessEvaluator(warm, view, {}).object(user_id, project_id, stored.resource, stored.resource_id)
 
     report("evaluator (gather + warm engine)", time_each(questions, evaluate))
+
+    decider = Decider(warm, RouteTable.load(DEFAULT_POLICY_DIR), DEFAULT_POLICY_DIR)
+
+    def first_seen_check(question: object) -> None:
+        view, user_id, project_id, stored = question  # type: ignore[misc]
+        action = "write" if user_id % 2 else "read"
+        target = CheckTarget(project_id, stored.resource, stored.resource_id, action)
+        subject = Subject(Caller("user", view.users[user_id]))
+        decider.check(subject, target, decider.require_action(target), view)
+
+    by_pair = {(id(q[0]), q[1], q[3].project_id, q[3].resource, q[3].resource_id): q for q in questions}
+    distinct_checks = list(by_pair.values())
+    report("/v1/check, first seen", time_each(distinct_checks, first_seen_check))
     stats = warm.cache_stats()
     print(f"memo: {stats.size:,} entries, {stats.hits:,} hits, {stats.misses:,} misses")
 
