@@ -15,7 +15,7 @@ from litestar.datastructures import State
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from acl_service.api.admin.context import AdminRequest, admin_request
-from acl_service.api.admin.representations import UserBasic
+from acl_service.api.admin.representations import Member, user_basic
 from acl_service.api.bodies import text
 from acl_service.api.pagination import Page, page, page_window
 from acl_service.authz.engine import CheckOutcome
@@ -205,27 +205,10 @@ class MemberUpdate(msgspec.Struct, forbid_unknown_fields=True):
     updated_at: Any = UNSET
 
 
-class Member(msgspec.Struct):
-    id: UUID
-    user: UserBasic
-    level: int
-    joined_at: datetime
-    updated_at: datetime
-
-
 def member(record: Any) -> Member:
     return Member(
         id=record["id"],
-        user=UserBasic(
-            id=record["user_id"],
-            uuid=record["uuid"],
-            distinct_id=record["distinct_id"],
-            first_name=record["first_name"],
-            last_name=record["last_name"],
-            email=record["email"],
-            is_email_verified=record["is_email_verified"],
-            hedgehog_config=record["hedgehog_config"],
-        ),
+        user=user_basic(record, id_column="user_id"),
         level=record["level"],
         joined_at=record["joined_at"],
         updated_at=record["updated_at"],

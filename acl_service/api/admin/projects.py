@@ -18,7 +18,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from acl_service.api.admin.context import AdminRequest, admin_request
 from acl_service.api.admin.organizations import rule_error
-from acl_service.api.admin.representations import UserBasic
+from acl_service.api.admin.representations import UserBasic, user_basic
 from acl_service.api.bodies import Name, PositiveId, decode_body
 from acl_service.api.pagination import Page, page, page_window
 from acl_service.authz.evaluator import AccessEvaluator
@@ -292,16 +292,7 @@ def explicit_member(record: Any) -> ExplicitMember:
         parent_membership_id=record["parent_membership_id"],
         joined_at=record["joined_at"],
         updated_at=record["updated_at"],
-        user=UserBasic(
-            id=record["user_id"],
-            uuid=record["uuid"],
-            distinct_id=record["distinct_id"],
-            first_name=record["first_name"],
-            last_name=record["last_name"],
-            email=record["email"],
-            is_email_verified=record["is_email_verified"],
-            hedgehog_config=record["hedgehog_config"],
-        ),
+        user=user_basic(record, id_column="user_id"),
         user_uuid=record["uuid"],
         effective_level=record["effective_level"],
     )

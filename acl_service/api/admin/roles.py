@@ -17,7 +17,7 @@ from litestar.datastructures import State
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from acl_service.api.admin.context import AdminRequest, admin_request
-from acl_service.api.admin.representations import UserBasic
+from acl_service.api.admin.representations import Member, UserBasic, user_basic
 from acl_service.api.bodies import Name
 from acl_service.api.pagination import Page, page, page_window
 from acl_service.errors import InvalidInput, NotFound
@@ -27,16 +27,6 @@ UNSET = msgspec.UNSET
 Unset = msgspec.UnsetType
 
 DUPLICATE_NAME: Final = "There is already a role with this name."
-
-
-class Member(msgspec.Struct, frozen=True):
-    """An organization membership (SPEC §5.3.3's representation)."""
-
-    id: UUID
-    user: UserBasic
-    level: int
-    joined_at: datetime
-    updated_at: datetime
 
 
 class RoleMembership(msgspec.Struct, frozen=True):
@@ -84,7 +74,7 @@ class RoleMembershipCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def role_membership(record: asyncpg.Record) -> RoleMembership:
-    user = UserBasic(**user_fields(record))
+    user = user_basic(record, id_column="user_id")
     return RoleMembership(
         id=record["id"],
         role_id=record["role_id"],
@@ -101,25 +91,10 @@ def role_membership(record: asyncpg.Record) -> RoleMembership:
     )
 
 
-def user_fields(record: asyncpg.Record, prefix: str = "") -> dict[str, Any]:
-    """UserBasic's fields from a joined row (the user's id is `user_id`, or `<prefix>id`)."""
-    id_column = f"{prefix}id" if prefix else "user_id"
-    return {
-        "id": record[id_column],
-        "uuid": record[f"{prefix}uuid"],
-        "distinct_id": record[f"{prefix}distinct_id"],
-        "first_name": record[f"{prefix}first_name"],
-        "last_name": record[f"{prefix}last_name"],
-        "email": record[f"{prefix}email"],
-        "is_email_verified": record[f"{prefix}is_email_verified"],
-        "hedgehog_config": record[f"{prefix}hedgehog_config"],
-    }
-
-
 def role(record: asyncpg.Record, members: list[RoleMembership]) -> Role:
     creator = None
     if record["creator_id"] is not None:
-        creator = UserBasic(**user_fields(record, "creator_"))
+        creator = user_basic(record, prefix="creator_")
     return Role(
         id=record["id"],
         name=record["name"],
