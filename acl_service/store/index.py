@@ -180,6 +180,7 @@ class FactIndex:
         self._organizations: OrderedDict[UUID, _Loaded] = OrderedDict()  # least recently used first
         self._rows = 0
         self._loads: dict[UUID, asyncio.Task[OrganizationView | None]] = {}
+        self._unfrozen_rows = 0  # rows loaded since the last gc.freeze()
         # Per organization being loaded lazily: the latest revision a catch-up found changing it.
         self._invalidated: dict[UUID, int] = {}
 
@@ -316,8 +317,11 @@ class FactIndex:
             if loaded is None or loaded.revision <= revision:
                 self._put_organization(organization_id, _Loaded(view, revision))
                 self._evict()
-            if view.row_count >= GC_FREEZE_ROWS:
+            # Counted across loads: a hundred small organizations weigh on the collector like one big one.
+            self._unfrozen_rows += view.row_count
+            if self._unfrozen_rows >= GC_FREEZE_ROWS:
                 gc.freeze()
+                self._unfrozen_rows = 0
         return view
 
     def _forget_load(self, task: asyncio.Task[OrganizationView | None]) -> None:
