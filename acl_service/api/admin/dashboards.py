@@ -25,12 +25,12 @@ from acl_service.api.admin.resources import (
     caller_id,
     creator,
     creator_id,
-    list_filter,
     project_paths,
     refuse_system_fields,
+    visible_objects,
 )
 from acl_service.api.bodies import PositiveId
-from acl_service.api.pagination import Page, page, page_window
+from acl_service.api.pagination import Page, page
 from acl_service.authz.evaluator import AccessEvaluator
 from acl_service.authz.facts import CollaboratorRuleFacts
 from acl_service.errors import InvalidInput, NotFound
@@ -214,18 +214,7 @@ class DashboardsController(Controller):
     async def list_dashboards(self, request: Request[Any, Any, State]) -> Page[Dashboard]:
         async with admin_request(request, write=False) as admin:
             project_id: int = admin.param("project_id")
-            window = page_window(request.query_params)
-            found = list_filter(admin, request.query_params, project_id, DASHBOARD)
-            count, records = await store.list_objects(
-                admin.conn,
-                project_id,
-                DASHBOARD,
-                mode=found.mode,
-                ids=found.ids,
-                created_by_id=found.created_by_id,
-                limit=window.limit,
-                offset=window.offset,
-            )
+            window, count, records = await visible_objects(admin, request, project_id, DASHBOARD)
             evaluator, user_id = admin.evaluator(), caller_id(admin)
             results = [dashboard_view(evaluator, user_id, project_id, record) for record in records]
             return page(request, window, count, results)

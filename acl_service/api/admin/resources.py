@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 from uuid import UUID
 
+import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
@@ -20,7 +21,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 from acl_service.api.admin.context import AdminRequest, admin_request
 from acl_service.api.admin.representations import UserBasic
 from acl_service.api.bodies import MAX_BATCH, PositiveId, ResourceId, decode_body, text
-from acl_service.api.pagination import Page, page, page_window
+from acl_service.api.pagination import Page, PageWindow, page, page_window
 from acl_service.authz.evaluator import AccessEvaluator
 from acl_service.domain import SCOPE_OBJECTS, Caller
 from acl_service.errors import InvalidInput, NotFound
@@ -156,23 +157,31 @@ def resource_view(
     return Resource(**fields)
 
 
-class ListFilterQuery(msgspec.Struct, frozen=True):
-    """A §3.10 filter as the store applies it."""
-
-    mode: str
-    ids: tuple[str, ...]
-    created_by_id: int | None
-
-
-def list_filter(
-    admin: AdminRequest, query: Mapping[str, str], project_id: int, resource: str
-) -> ListFilterQuery:
-    include_all = query_flag(query, "admin_include_all")
+async def visible_objects(
+    admin: AdminRequest, request: Request[Any, Any, State], project_id: int, resource: str
+) -> tuple[PageWindow, int, list[asyncpg.Record]]:
+    """One page of a type's objects the caller may list (SPEC §3.10; system calls list all)."""
+    window = page_window(request.query_params)
+    include_all = query_flag(request.query_params, "admin_include_all")
     user_id = caller_id(admin)
-    if user_id is None:
-        return ListFilterQuery("all", (), None)
-    found = admin.evaluator().list_filter(user_id, project_id, resource, include_all)
-    return ListFilterQuery(found.mode, found.ids, user_id if found.include_created_by else None)
+    mode: str = "all"
+    ids: tuple[str, ...] = ()
+    created_by_id: int | None = None
+    if user_id is not None:
+        found = admin.evaluator().list_filter(user_id, project_id, resource, include_all)
+        mode, ids = found.mode, found.ids
+        created_by_id = user_id if found.include_created_by else None
+    count, records = await store.list_objects(
+        admin.conn,
+        project_id,
+        resource,
+        mode=mode,
+        ids=ids,
+        created_by_id=created_by_id,
+        limit=window.limit,
+        offset=window.offset,
+    )
+    return window, count, records
 
 
 # -- bodies --------------------------------------------------------------------------------------
@@ -231,18 +240,7 @@ class ResourcesController(Controller):
             project_id: int = admin.param("project_id")
             resource = admin.match.scope_object
             assert resource is not None  # the route table required and validated ?resource=
-            window = page_window(request.query_params)
-            found = list_filter(admin, request.query_params, project_id, resource)
-            count, records = await store.list_objects(
-                admin.conn,
-                project_id,
-                resource,
-                mode=found.mode,
-                ids=found.ids,
-                created_by_id=found.created_by_id,
-                limit=window.limit,
-                offset=window.offset,
-            )
+            window, count, records = await visible_objects(admin, request, project_id, resource)
             evaluator, user_id = admin.evaluator(), caller_id(admin)
             results = [resource_view(evaluator, user_id, project_id, record) for record in records]
             return page(request, window, count, results)
