@@ -1,9 +1,10 @@
 """Decision API benchmark: a realistic dataset, the service started as a user starts it, wrk on loopback.
 
-    python bench/decisions.py [--dsn postgresql://postgres@127.0.0.1:5432/postgres]
-                              [--duration 10] [--workers 1,2] [--connections 1,16,64] [--keep]
+    python bench/decisions.py [--dsn DSN] [--duration 10] [--workers 1,2] [--connections 1,16,64] [--keep]
 
-1. Creates a fresh database on the server of `--dsn` and runs `acl-service migrate` on it.
+Needs wrk (apt-get install -y wrk).
+1. Creates a fresh database on the server of `--dsn` (default: the local PostgreSQL on 127.0.0.1:5432
+   if it answers, else an embedded one in a temporary folder) and runs `acl-service migrate` on it.
 2. Bulk-loads (COPY inside write transactions, so triggers and the changelog run as for any write)
    100 organizations with mixed feature sets, 10,000 users (about 11,000 memberships), 1,000
    projects (a fifth of them private), 100,000 dashboards and resources (a fifth of the dashboards
@@ -24,6 +25,7 @@ a 1,000-check batch <= 20 ms.
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import http.client
 import json
@@ -31,6 +33,7 @@ import os
 import random
 import re
 import secrets
+import shutil
 import statistics
 import string
 import subprocess
@@ -45,6 +48,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from acl_service.store.embedded import EmbeddedPostgres
 from acl_service.store.pool import create_pool
 from acl_service.store.writes import write_transaction
 
@@ -369,6 +373,9 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+LOCAL_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
 def database_dsn(server_dsn: str, database: str) -> str:
     return urlunsplit(urlsplit(server_dsn)._replace(path=f"/{database}"))
 
@@ -384,7 +391,11 @@ def free_port() -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument(
+        "--dsn",
+        help=f"PostgreSQL server to create the benchmark database on (default: {LOCAL_DSN} if it answers, "
+        "else an embedded PostgreSQL in a temporary folder)",
+    )
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk measurement")
     parser.add_argument("--warmup", type=int, default=10, help="seconds of warm-up per server start")
     parser.add_argument("--workers", default="1,2", help="comma-separated ACL_WORKERS values")
@@ -392,19 +403,48 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = parser.parse_args()
 
+    if shutil.which("wrk") is None:
+        print("bench/decisions.py drives the service with wrk: apt-get install -y wrk", file=sys.stderr)
+        return 2
+    with contextlib.ExitStack() as stack:
+        return run(args, server_dsn(args.dsn, stack))
+
+
+def server_dsn(requested: str | None, stack: contextlib.ExitStack) -> str:
+    """--dsn, else the local PostgreSQL if it answers, else an embedded one stopped at exit."""
+    if requested is not None:
+        return requested
+
+    async def local_answers() -> bool:
+        try:
+            conn = await asyncpg.connect(LOCAL_DSN, timeout=2)
+        except (OSError, asyncpg.PostgresError, TimeoutError):
+            return False
+        await conn.close()
+        return True
+
+    if asyncio.run(local_answers()):
+        return LOCAL_DSN
+    data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="acl-bench-")))
+    embedded = stack.enter_context(EmbeddedPostgres(data_dir))
+    print(f"no PostgreSQL at {LOCAL_DSN}: using an embedded one in {data_dir}")
+    return embedded.dsn
+
+
+def run(args: argparse.Namespace, server_url: str) -> int:
     rng = random.Random(20_251_126)
     database = f"acl_bench_{secrets.token_hex(4)}"
-    dsn = database_dsn(args.dsn, database)
+    dsn = database_dsn(server_url, database)
 
     async def create_database() -> None:
-        conn = await asyncpg.connect(args.dsn)
+        conn = await asyncpg.connect(server_url)
         try:
             await conn.execute(f'CREATE DATABASE "{database}"')
         finally:
             await conn.close()
 
     async def drop_database() -> None:
-        conn = await asyncpg.connect(args.dsn)
+        conn = await asyncpg.connect(server_url)
         try:
             await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         finally:
