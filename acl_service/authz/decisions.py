@@ -314,9 +314,18 @@ class Decider:
         return match, body
 
     def check(
-        self, subject: Subject, target: CheckTarget, action: CheckAction, view: OrganizationView | None
+        self,
+        subject: Subject,
+        target: CheckTarget,
+        action: CheckAction,
+        view: OrganizationView | None,
+        evaluators: dict[OrganizationView, AccessEvaluator] | None = None,
     ) -> CheckResult:
-        """One check (§5.4): subject, then project, then the equivalent request through the pipeline."""
+        """One check (§5.4): subject, then project, then the equivalent request through the pipeline.
+
+        A batch passes one `evaluators` dict for all its items: checks of one user in one project
+        then gather that user's project, type and dashboard facts once (a view never changes).
+        """
         project = view.projects.get(target.project_id) if view is not None else None
         if subject.caller is None or subject.caller.user is None:
             return self._unauthenticated(subject)
@@ -327,21 +336,39 @@ class Decider:
         found = answers.get(key)
         if found is not None:
             self._answers.hits += 1
+            return found
+        evaluator = evaluators.get(view) if evaluators is not None else None
+        if evaluator is None:
+            evaluator = AccessEvaluator(self.engine, view, view.users)
+            if evaluators is not None:
+                evaluators[view] = evaluator
+        user_id = subject.caller.user.id
+        # Another object of the same type whose facts are the same for this caller has the same answer.
+        alike = None
+        if target.resource is not None and target.resource_id is not None:
+            signature = evaluator.object_signature(user_id, project.id, target.resource, target.resource_id)
+            if signature is not None:
+                alike = (subject.caller, action, project.id, target.resource, signature)
+                found = answers.get(alike)
+        if found is not None:
+            self._answers.hits += 1
         else:
-            found = self._check(subject.caller, subject.caller.user.id, target, action, view, project)
-            self._answers.put(answers, key, found)
+            found = self._check(evaluator, subject.caller, user_id, target, action, project)
+            if alike is not None:
+                self._answers.put(answers, alike, found)
+        self._answers.put(answers, key, found)
         return found
 
     def _check(
         self,
+        evaluator: AccessEvaluator,
         caller: Caller,
         user_id: int,
         target: CheckTarget,
         action: CheckAction,
-        view: OrganizationView,
         project: Project,
     ) -> CheckResult:
-        evaluator = AccessEvaluator(self.engine, view, view.users)
+        view = evaluator.view
         levels, reasons = target_levels(evaluator, user_id, project.id, target.resource, target.resource_id)
         resource_id = target.resource_id
         if target.resource == DASHBOARD and resource_id is not None and not DASHBOARD_ID.match(resource_id):

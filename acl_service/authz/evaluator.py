@@ -6,7 +6,7 @@ already gathered for this view, which cannot change under it (views are replaced
 so one check that needs a project decision in several steps gathers its facts once.
 """
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 
 import msgspec
 
@@ -35,6 +35,8 @@ from acl_service.domain import OrganizationView, UserRef
 
 PROJECT = "project"
 ORGANIZATION = "organization"
+DASHBOARD = "dashboard"
+INSIGHT = "insight"
 
 
 class ListFilter(msgspec.Struct, frozen=True):
@@ -196,18 +198,33 @@ class AccessEvaluator:
             )
         return found
 
-    def insight(self, user_id: int, project_id: int, insight_id: str) -> InsightDecision:
+    def insight_facts(self, user_id: int, project_id: int, insight_id: str) -> InsightFacts:
         dashboards = [
             self.dashboard(user_id, project_id, dashboard_id)
             for dashboard_id in self.view.insight_dashboards.get((project_id, insight_id), ())
             if (project_id, "dashboard", dashboard_id) in self.view.objects
         ]
-        return self.engine.insight(
-            InsightFacts(
-                restriction_levels=frozenset(d.effective_restriction_level for d in dashboards),
-                dashboards_editable=frozenset(d.can_edit for d in dashboards),
-            )
+        return InsightFacts(
+            restriction_levels=frozenset(d.effective_restriction_level for d in dashboards),
+            dashboards_editable=frozenset(d.can_edit for d in dashboards),
         )
+
+    def insight(self, user_id: int, project_id: int, insight_id: str) -> InsightDecision:
+        return self.engine.insight(self.insight_facts(user_id, project_id, insight_id))
+
+    def object_signature(self, user_id: int, project_id: int, resource: str, resource_id: str) -> Hashable:
+        """Everything any decision about an existing object reads of it, as fact vectors: the object's
+        own and, for dashboards and insights, their legacy-layer facts. For one user, two objects of a
+        type with equal signatures get equal answers; None for an object that does not exist."""
+        if (project_id, resource, resource_id) not in self.view.objects:
+            return None
+        info = self.engine.resource_info(resource)
+        own = object_facts(self.view, self.gates, self.user(user_id), project_id, info, resource_id)
+        if resource == DASHBOARD:
+            return own, self.dashboard_facts(user_id, project_id, resource_id)
+        if resource == INSIGHT:
+            return own, self.insight_facts(user_id, project_id, resource_id)
+        return own
 
     # -- who may change access controls (§3.12) ----------------------------------------------------
 
