@@ -15,7 +15,8 @@ Needs wrk (apt-get install -y wrk).
    (a Lua script cycling through 20,000 pre-generated checks: users and keys, projects, types and
    objects, every action) at each concurrency, and `POST /v1/check/batch` with 1,000 checks per
    request from this process (sequential, keep-alive): first with checks never asked before
-   ("cold": every answer computed), then the same batches again ("repeated": answers memoized).
+   ("cold": every answer computed), then the same batches again ("repeated": answers memoized), and
+   batches of one user's objects never asked before ("1 user cold": what enriching a list costs).
    wrk cycles through its 20,000 checks, so after the warm-up most single checks are memoized.
 4. Prints p50/p99 latency and decisions/s, then drops the database (unless --keep).
 
@@ -314,6 +315,23 @@ def check_body(rng: random.Random, data: Dataset) -> dict[str, Any]:
     return body
 
 
+def one_user_batch(rng: random.Random, data: Dataset) -> dict[str, Any]:
+    """What an API server sends to enrich a list: one user, the objects of their organization's projects."""
+    organization = rng.choice(data.organizations)
+    user = str(data.user_uuids[rng.choice(data.members[organization])])
+    checks: list[dict[str, Any]] = []
+    while len(checks) < BATCH_SIZE:
+        project_id = rng.choice(data.projects[organization])
+        for resource, ids in data.objects[project_id].items():
+            for resource_id in ids:
+                target = {
+                    "type": resource,
+                    "id": int(resource_id) if resource == "dashboard" else resource_id,
+                }
+                checks.append({"user": user, "project_id": project_id, "resource": target, "action": "read"})
+    return {"checks": checks[:BATCH_SIZE]}
+
+
 # -- measuring -----------------------------------------------------------------------------------------
 
 
@@ -478,6 +496,7 @@ def run(args: argparse.Namespace, server_url: str) -> int:
                 json.dumps({"checks": [check_body(rng, data) for _ in range(BATCH_SIZE)]}).encode()
                 for _ in range(BATCH_REQUESTS)
             ]
+            user_batches = [json.dumps(one_user_batch(rng, data)).encode() for _ in range(BATCH_REQUESTS)]
             results = []
             for workers in [int(w) for w in args.workers.split(",")]:
                 port = free_port()
@@ -496,6 +515,7 @@ def run(args: argparse.Namespace, server_url: str) -> int:
                     for label, timings in (
                         ("batch cold", run_batches(port, batches[5:])),
                         ("batch repeated", run_batches(port, batches[5:])),
+                        ("batch 1 user cold", run_batches(port, user_batches)),
                     ):
                         p50 = statistics.median(timings)
                         results.append(
@@ -505,9 +525,9 @@ def run(args: argparse.Namespace, server_url: str) -> int:
                     server.terminate()
                     server.wait(timeout=30)
         print()
-        print(f"{'workers':>7}  {'load':<16} {'decisions/s':>12} {'p50 ms':>8} {'p99 ms':>8}")
+        print(f"{'workers':>7}  {'load':<18} {'decisions/s':>12} {'p50 ms':>8} {'p99 ms':>8}")
         for workers, load, rps, p50, p99 in results:
-            print(f"{workers:>7}  {load:<16} {rps:>12,.0f} {p50:>8.2f} {p99:>8.2f}")
+            print(f"{workers:>7}  {load:<18} {rps:>12,.0f} {p50:>8.2f} {p99:>8.2f}")
         print(f"\ntotal {time.perf_counter() - started:.0f} s")
     finally:
         if not args.keep:
