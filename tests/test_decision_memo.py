@@ -1,9 +1,10 @@
 """The decision API's answer memo never changes an answer.
 
-A `Decider` remembers answers per organization view, by (caller, target) and by the signature of
-the object's facts (two objects with equal facts get the same answer for the same caller); a batch
-shares one evaluator per view. Here, on random organizations, every answer given by one warm
-Decider across many checks must equal the answer a fresh Decider computes for that check alone.
+A `Decider` remembers answers per organization view, by (caller, target) and by the decision's
+signature: the user's project facts, the type's and the object's facts (two users, or two objects,
+with equal facts get the same answer); a batch shares one evaluator per view. Here, on random
+organizations, every answer one warm Decider gives across many checks in random order must equal
+the answer a Decider that remembers nothing computes for that check alone.
 """
 
 import random

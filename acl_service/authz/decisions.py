@@ -29,6 +29,7 @@ from acl_service.domain import SCOPE_OBJECTS, Caller, OrganizationView, Project,
 from acl_service.errors import InvalidInput, MethodNotAllowed, NotFound, ServiceError
 
 PROJECT: Final = "project"
+USER: Final = "user"
 ORGANIZATION: Final = "organization"
 DASHBOARD: Final = "dashboard"
 INSIGHT: Final = "insight"
@@ -343,13 +344,14 @@ class Decider:
             if evaluators is not None:
                 evaluators[view] = evaluator
         user_id = subject.caller.user.id
-        # Another object of the same type whose facts are the same for this caller has the same answer.
+        # A decision reads the user only through fact vectors: another (user, target) pair of this
+        # project with the same facts has the same answer. A key's scopes and lists are its own.
         alike = None
-        if target.resource is not None and target.resource_id is not None:
-            signature = evaluator.object_signature(user_id, project.id, target.resource, target.resource_id)
-            if signature is not None:
-                alike = (subject.caller, action, project.id, target.resource, signature)
-                found = answers.get(alike)
+        signature = evaluator.decision_signature(user_id, project.id, target.resource, target.resource_id)
+        if signature is not None:
+            who = USER if subject.caller.key is None else subject.caller
+            alike = (who, action, project.id, target.kind, target.resource, signature)
+            found = answers.get(alike)
         if found is not None:
             self._answers.hits += 1
         else:

@@ -226,6 +226,25 @@ class AccessEvaluator:
             return own, self.insight_facts(user_id, project_id, resource_id)
         return own
 
+    def decision_signature(
+        self, user_id: int, project_id: int, resource: str | None, resource_id: str | None
+    ) -> Hashable:
+        """Everything a decision about a target reads of the user, the project and the target, as
+        fact vectors: the user's project facts, those of the target's type, and the object's
+        signature. Two users with equal signatures for a target get equal answers; None for an
+        object that does not exist."""
+        user = self.user(user_id)
+        project = project_facts(self.view, self.gates, user, project_id)
+        if resource is None:
+            return project
+        of_type = resource_type_facts(
+            self.view, self.gates, user, project_id, self.engine.resource_info(resource)
+        )
+        if resource_id is None:
+            return project, of_type
+        target = self.object_signature(user_id, project_id, resource, resource_id)
+        return None if target is None else (project, of_type, target)
+
     # -- who may change access controls (§3.12) ----------------------------------------------------
 
     def can_modify(self, user_id: int, project_id: int, resource: str, resource_id: str) -> bool:
