@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 from uuid import UUID
 
+import msgspec
 from hypothesis import strategies as st
 
 from acl_service.domain import (
@@ -137,15 +138,21 @@ class ChoiceReader:
 FACT_BYTES = st.binary(min_size=256, max_size=256)
 
 
-def decode_organization(data: bytes) -> GeneratedOrganization:
-    """The organization a byte string stands for (see ChoiceReader for why bytes)."""
+def decode_organization(data: bytes, organization: Organization | None = None) -> GeneratedOrganization:
+    """The organization a byte string stands for (see ChoiceReader for why bytes); `organization`
+    replaces the generated one's id, name and key policy (its features stay the drawn ones)."""
     read = ChoiceReader(data)
     feature_bits = read.byte()
     features = frozenset(key for k, key in enumerate(FEATURES) if feature_bits >> k & 1)
+    if organization is None:
+        organization = Organization(id=ORGANIZATION_ID, name="O", features=features)
+    else:
+        organization = msgspec.structs.replace(organization, features=features)
+    organization_id = organization.id
     role_ids = [UUID(int=0x2000 + k) for k in range(read.count(0, 2))]
     project_ids = list(range(1, read.count(1, 2) + 1))
     projects = [
-        Project(id=p, organization_id=ORGANIZATION_ID, access_control=read.flag()) for p in project_ids
+        Project(id=p, organization_id=organization_id, access_control=read.flag()) for p in project_ids
     ]
 
     users: dict[int, UserRef] = {}
@@ -219,7 +226,7 @@ def decode_organization(data: bytes) -> GeneratedOrganization:
     ]
 
     view = OrganizationView(
-        Organization(id=ORGANIZATION_ID, name="O", features=features),
+        organization,
         memberships=memberships,
         projects=projects,
         explicit_memberships=explicit,

@@ -8,6 +8,7 @@ the answer a Decider that remembers nothing computes for that check alone.
 """
 
 import random
+from uuid import UUID
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,8 +18,8 @@ from acl_service.authz.decisions import CheckTarget, Decider, Subject
 from acl_service.authz.engine import DEFAULT_POLICY_DIR, PolicyEngine
 from acl_service.authz.evaluator import AccessEvaluator
 from acl_service.authz.routes import RouteTable
-from acl_service.domain import Caller, OrganizationView
-from tests.strategies import GeneratedOrganization, organizations
+from acl_service.domain import ApiKeyRef, Caller, Organization, OrganizationView
+from tests.strategies import FACT_BYTES, GeneratedOrganization, decode_organization, organizations
 
 ACTIONS = ("read", "write", "delete", "manage_access", "restrict")
 
@@ -61,3 +62,78 @@ def test_memoized_answers_equal_fresh_answers(
         subject = Subject(Caller("user", generated.users[user_id]))
         memoized = warm.check(subject, target, action, view, shared)
         assert memoized == fresh.check(subject, target, action, view), (user_id, target)
+
+
+# Key kinds of §3.13: legacy, `*`, read-only, writes on some types, scoped to one project or organization.
+KEY_SCOPES: tuple[tuple[str, ...] | None, ...] = (
+    None,
+    ("*",),
+    ("dashboard:read", "insight:read", "notebook:read"),
+    ("dashboard:write", "feature_flag:read", "access_control:write", "project:read"),
+    ("project:write", "notebook:write"),
+)
+ALL_ACTIONS = (*ACTIONS, "create")
+TYPES = ("dashboard", "insight", "notebook", "feature_flag", "session_recording_playlist", "plugin")
+
+
+def callers(generated: GeneratedOrganization, organizations: list[UUID], draw: random.Random) -> list[Caller]:
+    found = [Caller("user", user) for user in generated.users.values()]
+    for user in draw.sample(list(generated.users.values()), k=min(3, len(generated.users))):
+        key = ApiKeyRef(
+            id=UUID(int=draw.getrandbits(64)),
+            user_id=user.id,
+            scopes=draw.choice(KEY_SCOPES),
+            scoped_teams=draw.choice(((), (1,), (2,), (1, 2))),
+            scoped_organizations=draw.choice(((), (draw.choice(organizations),))),
+        )
+        found.append(Caller("key", user, key))
+    return found
+
+
+def targets(view: OrganizationView) -> list[CheckTarget]:
+    found = []
+    for action in ALL_ACTIONS:
+        for project_id in view.projects:
+            found.append(CheckTarget(project_id, None, None, action))
+            found += [CheckTarget(project_id, resource, None, action) for resource in TYPES]
+            found.append(CheckTarget(project_id, "notebook", "missing", action))
+        found += [CheckTarget(p, resource, rid, action) for p, resource, rid in view.objects]
+    return found
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    drawn=st.lists(FACT_BYTES, min_size=2, max_size=3),
+    policies=st.lists(st.booleans(), min_size=3, max_size=3),
+    draw=st.randoms(use_true_random=False),
+)
+def test_answers_shared_across_organizations_users_and_keys_equal_fresh_answers(
+    engine: PolicyEngine,
+    routes: RouteTable,
+    drawn: list[bytes],
+    policies: list[bool],
+    draw: random.Random,
+) -> None:
+    """One warm Decider over several organizations (equal project ids, different gates and key
+    policies), users and API keys of every kind, every target kind: answers shared between callers,
+    projects and organizations with equal facts equal the answers computed alone."""
+    ids = [UUID(int=0xA0 + k) for k in range(len(drawn))]
+    generated = [
+        decode_organization(data, Organization(ids[k], f"Org {k}", frozenset(), policies[k]))
+        for k, data in enumerate(drawn)
+    ]
+    planned = [
+        (caller, organization.view, target)
+        for organization in generated
+        for caller in callers(organization, ids, draw)
+        for target in targets(organization.view)
+    ]
+    warm = Decider(engine, routes, DEFAULT_POLICY_DIR)
+    fresh = Decider(engine, routes, DEFAULT_POLICY_DIR, memo_size=0)
+    shared: dict[OrganizationView, AccessEvaluator] = {}
+    for caller, view, target in draw.sample(planned, k=min(len(planned), 1500)):
+        action = warm.check_action(target)
+        if action is None:
+            continue
+        memoized = warm.check(Subject(caller), target, action, view, shared)
+        assert memoized == fresh.check(Subject(caller), target, action, view), (caller, target)

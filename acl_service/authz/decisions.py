@@ -23,13 +23,21 @@ import msgspec
 
 from acl_service.authz.engine import PolicyEngine
 from acl_service.authz.evaluator import AccessEvaluator, ListFilter, SubjectAccess
-from acl_service.authz.pipeline import Authorization, RequestScope, authorize
+from acl_service.authz.memo import BoundedMemo
+from acl_service.authz.pipeline import (
+    IDENTITY_FIELDS,
+    Authorization,
+    RequestScope,
+    authorize,
+    credential_outcomes,
+)
 from acl_service.authz.routes import RouteMatch, RouteTable
 from acl_service.domain import SCOPE_OBJECTS, Caller, OrganizationView, Project, UserRef
 from acl_service.errors import InvalidInput, MethodNotAllowed, NotFound, ServiceError
 
 PROJECT: Final = "project"
 USER: Final = "user"
+KEY: Final = "key"
 ORGANIZATION: Final = "organization"
 DASHBOARD: Final = "dashboard"
 INSIGHT: Final = "insight"
@@ -262,12 +270,27 @@ class Decider:
         for (kind, type_, _), action in self.actions.items():
             sample_type = None if kind == PROJECT else DASHBOARD if type_ == DASHBOARD else "notebook"
             self._equivalent_match(action, 1, sample_type, "1" if kind == "object" else None)
+        self._refuse_identity_reads()
         self._any_route = self.routes.match("GET", "/api/users/@me/")
         self._answers = AnswerMemo(memo_size)
+        self._alike = BoundedMemo(memo_size)
 
     @property
     def memo_hits(self) -> int:
-        return self._answers.hits
+        return self._answers.hits + self._alike.hits
+
+    def _refuse_identity_reads(self) -> None:
+        """Answers are shared between callers with equal facts (`check`): no check action's route may
+        read who the caller is beyond those facts, or a startup error says which."""
+        for match, _ in self._matches.values():
+            route = match.route
+            for code in (*route.route_checks, *route.object_checks, *route.body_rules):
+                name = code.partition("?")[0]
+                query = f"check.{'MODIFY' if name == 'MODIFY_WIDE' else name}"
+                if query in self.engine.queries and self.engine.fields_read(query) & IDENTITY_FIELDS:
+                    raise ValueError(
+                        f"{CHECK_ACTIONS_FILE}: {route.method} {route.template} reads the caller's identity"
+                    )
 
     # -- /v1/check -------------------------------------------------------------------------------
 
@@ -324,8 +347,11 @@ class Decider:
     ) -> CheckResult:
         """One check (§5.4): subject, then project, then the equivalent request through the pipeline.
 
-        A batch passes one `evaluators` dict for all its items: checks of one user in one project
-        then gather that user's project, type and dashboard facts once (a view never changes).
+        Answers are remembered twice: per organization view by (caller, target), and for good by
+        what the decision reads, the caller's credentials and the decision signature (the user's
+        project, type and object facts), so a check equal in facts to any earlier one, of another
+        user, project or organization, costs its fact gathering only. A batch passes one `evaluators`
+        dict for all its items: checks of one user in one project then gather that user's facts once.
         """
         project = view.projects.get(target.project_id) if view is not None else None
         if subject.caller is None or subject.caller.user is None:
@@ -344,22 +370,43 @@ class Decider:
             if evaluators is not None:
                 evaluators[view] = evaluator
         user_id = subject.caller.user.id
-        # A decision reads the user only through fact vectors: another (user, target) pair of this
-        # project with the same facts has the same answer. A key's scopes and lists are its own.
-        alike = None
         signature = evaluator.decision_signature(user_id, project.id, target.resource, target.resource_id)
-        if signature is not None:
-            who = USER if subject.caller.key is None else subject.caller
-            alike = (who, action, project.id, target.kind, target.resource, signature)
-            found = answers.get(alike)
-        if found is not None:
-            self._answers.hits += 1
-        else:
+        if signature is None:  # no such object: nothing to share
             found = self._check(evaluator, subject.caller, user_id, target, action, project)
-            if alike is not None:
-                self._answers.put(answers, alike, found)
+        else:
+            alike = (self._credentials(subject.caller, target, action, evaluator, project), action, signature)
+            found = self._alike.get(alike)
+            if found is None:
+                found = self._check(evaluator, subject.caller, user_id, target, action, project)
+                self._alike.put(alike, found)
         self._answers.put(answers, key, found)
         return found
+
+    def _credentials(
+        self,
+        caller: Caller,
+        target: CheckTarget,
+        action: CheckAction,
+        evaluator: AccessEvaluator,
+        project: Project,
+    ) -> tuple[object, ...]:
+        """What a check reads of its caller besides the user's facts (the decision signature).
+
+        A user caller: only the kind. An API key: the outcomes of the steps that read its
+        credentials, which include the project and organization a refusal names. So answers are
+        shared between users, and between keys, whose facts are equal, across projects and
+        organizations: the signature holds every fact the decision reads, gates included.
+        """
+        if caller.key is None:
+            return (USER, target.kind, target.resource)
+        match, body = self._equivalent_match(action, project.id, target.resource, target.resource_id)
+        scope = RequestScope(project=project, view=evaluator.view, evaluator=evaluator)
+        return (
+            KEY,
+            target.kind,
+            target.resource,
+            credential_outcomes(self.engine, match, caller, scope, body),
+        )
 
     def _check(
         self,

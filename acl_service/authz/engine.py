@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import CodeType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import casbin
 import msgspec
@@ -51,13 +51,13 @@ from acl_service.authz.facts import (
     ResourceTypeFacts,
     ScopeFacts,
 )
+from acl_service.authz.memo import BoundedMemo
 
 DEFAULT_POLICY_DIR = Path(__file__).resolve().parent.parent.parent / "policies"
 DEFAULT_CACHE_SIZE = 200_000
 
 FACT_FIELD = re.compile(r"\br\.f\.([a-z_]+)")
 EvaluatorName = Literal["compiled", "casbin"]
-T = TypeVar("T")
 
 
 class PolicyError(Exception):
@@ -98,7 +98,6 @@ class Derived(msgspec.Struct, frozen=True, kw_only=True):
 
 
 NO_DERIVED = Derived()
-_MISSING = object()
 
 
 class Answer(msgspec.Struct, frozen=True):
@@ -234,11 +233,8 @@ class PolicyEngine:
         self._decide: Callable[[str, msgspec.Struct, Derived], PolicyRule] = (
             self._decide_compiled if evaluator == "compiled" else self._decide_casbin
         )
-        self._memo: dict[object, Any] = {}
+        self._memo = BoundedMemo(cache_size)
         self._fields_read: dict[str, frozenset[str]] = {}
-        self._capacity = cache_size
-        self._hits = 0
-        self._misses = 0
 
     @classmethod
     def load(
@@ -289,24 +285,9 @@ class PolicyEngine:
 
     # -- memo ------------------------------------------------------------------------------------
 
-    def _cached(self, key: object, compute: Callable[[], T]) -> T:
-        memo = self._memo
-        found = memo.get(key, _MISSING)
-        if found is not _MISSING:
-            self._hits += 1
-            return found  # type: ignore[no-any-return]
-        self._misses += 1
-        value = compute()
-        if len(memo) >= self._capacity:
-            if not memo:  # capacity 0: memoization off
-                return value
-            # Oldest first: dicts keep insertion order, so eviction is O(1) with no bookkeeping on hits.
-            del memo[next(iter(memo))]
-        memo[key] = value
-        return value
-
     def cache_stats(self) -> CacheStats:
-        return CacheStats(self._hits, self._misses, len(self._memo), self._capacity)
+        memo = self._memo
+        return CacheStats(memo.hits, memo.misses, len(memo), memo.capacity)
 
     def clear_cache(self) -> None:
         self._memo.clear()
@@ -324,7 +305,7 @@ class PolicyEngine:
                 key_policy=self.ask("gate.key_policy", facts).value,
             )
 
-        return self._cached(("gates", features), compute)
+        return self._memo.cached(("gates", features), compute)
 
     def resource_info(self, resource: str) -> ResourceInfo:
         def compute() -> ResourceInfo:
@@ -338,16 +319,16 @@ class PolicyEngine:
                 minimum=self.ask("resource.minimum", facts).value,
             )
 
-        return self._cached(("resource", resource), compute)
+        return self._memo.cached(("resource", resource), compute)
 
     def max_level(self, levels: frozenset[str]) -> str | None:
-        level: str | None = self._cached(
+        level: str | None = self._memo.cached(
             ("max", levels), lambda: self.ask("level.max", LevelSetFacts(levels)).value
         )
         return level
 
     def grants_access(self, level: str | None) -> bool:
-        grants: bool = self._cached(
+        grants: bool = self._memo.cached(
             ("grants", level), lambda: self.ask("level.grants_access", LevelFacts(level)).value
         )
         return grants
@@ -373,7 +354,7 @@ class PolicyEngine:
             reasons, rules = _explain((effective, access, source))
             return ProjectDecision(effective.value, access.value, source.value, reasons, rules)
 
-        return self._cached(facts, compute)
+        return self._memo.cached(facts, compute)
 
     def _resource_access(self, facts: ObjectFacts | ResourceTypeFacts, parent: ResourceInfo) -> Answer:
         return self.ask(
@@ -407,7 +388,7 @@ class PolicyEngine:
             reasons, rules = _explain((level, source))
             return ObjectDecision(level.value, source.value, resource_access.value, reasons, rules)
 
-        return self._cached(facts, compute)
+        return self._memo.cached(facts, compute)
 
     def resource_type(self, facts: ResourceTypeFacts) -> ResourceTypeDecision:
         def compute() -> ResourceTypeDecision:
@@ -426,7 +407,7 @@ class PolicyEngine:
             reasons, rules = _explain((access, specific, effective))
             return ResourceTypeDecision(access.value, specific.value, effective.value, reasons, rules)
 
-        return self._cached(facts, compute)
+        return self._memo.cached(facts, compute)
 
     def dashboard(self, facts: DashboardFacts) -> DashboardDecision:
         def compute() -> DashboardDecision:
@@ -450,7 +431,7 @@ class PolicyEngine:
                 restriction.value, privilege.value, can_edit.value, can_restrict.value, reasons, rules
             )
 
-        return self._cached(facts, compute)
+        return self._memo.cached(facts, compute)
 
     def insight(self, facts: InsightFacts) -> InsightDecision:
         def compute() -> InsightDecision:
@@ -459,7 +440,7 @@ class PolicyEngine:
             reasons, rules = _explain((restriction, privilege))
             return InsightDecision(restriction.value, privilege.value, reasons, rules)
 
-        return self._cached(facts, compute)
+        return self._memo.cached(facts, compute)
 
     def list_object(self, facts: ListObjectFacts) -> str:
         def compute() -> str:
@@ -468,7 +449,7 @@ class PolicyEngine:
             )
             return self.ask("list.object", facts, derived).value  # type: ignore[no-any-return]
 
-        return self._cached(facts, compute)
+        return self._memo.cached(facts, compute)
 
     def list_mode(self, facts: ListFacts) -> ListMode:
         def compute() -> ListMode:
@@ -476,14 +457,14 @@ class PolicyEngine:
             mode, ids_from, include_created_by = answer.value
             return ListMode(mode, ids_from, include_created_by, answer.rule)
 
-        return self._cached(facts, compute)
+        return self._memo.cached(facts, compute)
 
     def can_modify(self, facts: ModifyFacts) -> bool:
-        allowed: bool = self._cached(facts, lambda: self.ask("modify", facts).value)
+        allowed: bool = self._memo.cached(facts, lambda: self.ask("modify", facts).value)
         return allowed
 
     def scope_present(self, facts: ScopeFacts) -> bool:
-        present: bool = self._cached(facts, lambda: self.ask("scope.present", facts).value)
+        present: bool = self._memo.cached(facts, lambda: self.ask("scope.present", facts).value)
         return present
 
     def required_level(self, facts: RequiredLevelFacts) -> str:
@@ -491,13 +472,13 @@ class PolicyEngine:
             access = self.ask("pipeline.access", facts).value
             return self.ask("pipeline.required_level", facts, Derived(access=access)).value  # type: ignore[no-any-return]
 
-        return self._cached(facts, compute)
+        return self._memo.cached(facts, compute)
 
     def key_check(self, stage: Literal["k1", "k2_k4"], facts: KeyFacts) -> CheckOutcome:
-        return self._cached((stage, facts), lambda: self._outcome(f"key.{stage}", facts))
+        return self._memo.cached((stage, facts), lambda: self._outcome(f"key.{stage}", facts))
 
     def check(self, code: str, facts: CheckFacts) -> CheckOutcome:
-        return self._cached((code, facts), lambda: self._outcome(f"check.{code}", facts))
+        return self._memo.cached((code, facts), lambda: self._outcome(f"check.{code}", facts))
 
     def _outcome(self, query: str, facts: msgspec.Struct) -> CheckOutcome:
         answer = self.ask(query, facts)
@@ -508,7 +489,7 @@ class PolicyEngine:
 
     def step(self, query: str, facts: msgspec.Struct) -> CheckOutcome:
         """A pipeline step other than a permission code (pipeline.auth, pipeline.resolve, ...)."""
-        return self._cached((query, facts), lambda: self._outcome(query, facts))
+        return self._memo.cached((query, facts), lambda: self._outcome(query, facts))
 
     def fields_read(self, query: str) -> frozenset[str]:
         """The fact fields (`r.f.<name>`) the rows of a query read, so callers gather only those."""

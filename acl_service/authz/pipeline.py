@@ -9,7 +9,7 @@ the caller loads them (from PostgreSQL for the admin API, from the fact index fo
 and hands them in as a `RequestScope`; everything here is synchronous and pure.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar, overload
 from uuid import UUID
 
@@ -31,6 +31,9 @@ from acl_service.domain import Caller, OrganizationView, Project
 
 PROJECT = "project"
 DASHBOARD = "dashboard"
+# CheckFacts fields that read who the caller is, not the caller's facts: a route whose checks read
+# them cannot share answers between callers (see `credential_outcomes`).
+IDENTITY_FIELDS = frozenset({"own_explicit_membership", "own_key_get"})
 T = TypeVar("T")
 
 
@@ -314,6 +317,7 @@ class _Request:
     def organization_id(self) -> UUID | None:
         return self.view.organization.id if self.view is not None else None
 
+    @_lazy
     def key_facts(self) -> KeyFacts:
         key = self.caller_.key
         assert key is not None
@@ -422,13 +426,9 @@ def authorize(
     if trail.failed(engine.step("pipeline.auth", AuthFacts(auth_state))) or caller is None:
         return trail.result()
     request = _Request(engine, match, caller, scope, body, trail.scope_object)
-    key_checks = caller.kind == "key" and route.key_checks
-    if key_checks and trail.failed(engine.key_check("k1", request.key_facts())):
-        return trail.result()
-    if trail.failed(engine.step("pipeline.resolve", request.resolve_facts())):
-        return trail.result()
-    if key_checks and trail.failed(engine.key_check("k2_k4", request.key_facts())):
-        return trail.result()
+    for outcome in _credential_steps(engine, request):
+        if trail.failed(outcome):
+            return trail.result()
     for code in _applicable(route.route_checks, trail.scope_object):
         if trail.failed(engine.check(code, request.check_facts(code))):
             return trail.result()
@@ -442,6 +442,36 @@ def authorize(
     if body_rules:
         _run_body_rules(engine, request, trail)
     return trail.result()
+
+
+def credential_outcomes(
+    engine: PolicyEngine,
+    match: RouteMatch,
+    caller: Caller,
+    scope: RequestScope,
+    body: Mapping[str, Any] | None = None,
+) -> tuple[CheckOutcome, ...]:
+    """Outcomes of the steps that read the caller's credentials (K1, RESOLVE, K2-K4), up to the first
+    that fails. The steps after them read the caller only through its kind and its user's facts
+    (`IDENTITY_FIELDS` aside), so on one route, callers with equal outcomes here and equal user
+    facts get equal answers: what lets the decision API share answers between API keys."""
+    request = _Request(engine, match, caller, scope, body, body_scope_object(match, body))
+    found = []
+    for outcome in _credential_steps(engine, request):
+        found.append(outcome)
+        if not outcome.allowed:
+            break
+    return tuple(found)
+
+
+def _credential_steps(engine: PolicyEngine, request: _Request) -> Iterator[CheckOutcome]:
+    """K1, RESOLVE, K2-K4, in order, each computed only when the one before it is consumed."""
+    key_checks = request.caller_.kind == "key" and request.route.key_checks
+    if key_checks:
+        yield engine.key_check("k1", request.key_facts)
+    yield engine.step("pipeline.resolve", request.resolve_facts())
+    if key_checks:
+        yield engine.key_check("k2_k4", request.key_facts)
 
 
 def authorize_body(
