@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from acl_service.authz.engine import PolicyEngine
-from acl_service.authz.pipeline import Authorization, RequestScope, authorize
+from acl_service.authz.pipeline import Authorization, RequestScope, authorize, reads_identity
 from acl_service.authz.routes import RouteTable
 from acl_service.domain import (
     AccessControlRow,
@@ -301,3 +301,11 @@ def test_project_routes_answer_under_both_prefixes(routes: RouteTable) -> None:
         )
         assert routes.match("GET", f"{prefix}/dashboards/7/").route.action == "retrieve"
         assert routes.match("GET", f"{prefix}/explicit_members").route.action == "list"
+
+
+def test_routes_reading_the_callers_identity_are_known(engine: PolicyEngine, routes: RouteTable) -> None:
+    # STRICT (leaving a project) and SELFKEY (a key reading itself) compare the caller with the path.
+    reading = {route.template for route in routes.routes if reads_identity(engine, route)}
+    assert any("explicit_members" in template for template in reading)
+    assert any("personal_api_keys" in template for template in reading)
+    assert not any("/dashboards/" in template for template in reading)

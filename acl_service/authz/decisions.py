@@ -25,11 +25,11 @@ from acl_service.authz.engine import PolicyEngine
 from acl_service.authz.evaluator import AccessEvaluator, ListFilter, SubjectAccess
 from acl_service.authz.memo import BoundedMemo
 from acl_service.authz.pipeline import (
-    IDENTITY_FIELDS,
     Authorization,
     RequestScope,
     authorize,
     credential_outcomes,
+    reads_identity,
 )
 from acl_service.authz.routes import RouteMatch, RouteTable
 from acl_service.domain import SCOPE_OBJECTS, Caller, OrganizationView, Project, UserRef
@@ -283,14 +283,11 @@ class Decider:
         """Answers are shared between callers with equal facts (`check`): no check action's route may
         read who the caller is beyond those facts, or a startup error says which."""
         for match, _ in self._matches.values():
-            route = match.route
-            for code in (*route.route_checks, *route.object_checks, *route.body_rules):
-                name = code.partition("?")[0]
-                query = f"check.{'MODIFY' if name == 'MODIFY_WIDE' else name}"
-                if query in self.engine.queries and self.engine.fields_read(query) & IDENTITY_FIELDS:
-                    raise ValueError(
-                        f"{CHECK_ACTIONS_FILE}: {route.method} {route.template} reads the caller's identity"
-                    )
+            if reads_identity(self.engine, match.route):
+                route = match.route
+                raise ValueError(
+                    f"{CHECK_ACTIONS_FILE}: {route.method} {route.template} reads the caller's identity"
+                )
 
     # -- /v1/check -------------------------------------------------------------------------------
 

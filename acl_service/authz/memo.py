@@ -22,7 +22,7 @@ class BoundedMemo:
         self._entries: dict[object, Any] = {}
 
     def get(self, key: object) -> Any:
-        """The remembered answer, or None (None is never remembered: see `put`)."""
+        """The remembered answer, or None; for memos whose answers are never None (`cached` otherwise)."""
         found = self._entries.get(key)
         if found is None:
             self.misses += 1

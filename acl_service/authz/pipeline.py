@@ -26,7 +26,7 @@ from acl_service.authz.facts import (
     ResolveFacts,
     ScopeFacts,
 )
-from acl_service.authz.routes import INTERNAL, RouteMatch
+from acl_service.authz.routes import INTERNAL, Route, RouteMatch
 from acl_service.domain import Caller, OrganizationView, Project
 
 PROJECT = "project"
@@ -487,9 +487,24 @@ def _run_body_rules(engine: PolicyEngine, request: _Request, trail: _Trail) -> N
     for code in request.route.body_rules:
         if code == "MOVE" and "toDashboard" not in request.body:
             continue  # MOVE needs its body field; without it there is nothing to move
-        name = "MODIFY" if code == "MODIFY_WIDE" else code
+        name = _check_name(code)
         if trail.failed(engine.check(name, request.check_facts(name))):
             return
+
+
+def _check_name(code: str) -> str:
+    """The permission code a route's code runs: `CED?dashboard` runs CED, MODIFY_WIDE runs MODIFY."""
+    name = code.partition("?")[0]
+    return "MODIFY" if name == "MODIFY_WIDE" else name
+
+
+def reads_identity(engine: PolicyEngine, route: Route) -> bool:
+    """Whether any permission code of a route reads who the caller is (`IDENTITY_FIELDS`)."""
+    for code in (*route.route_checks, *route.object_checks, *route.body_rules):
+        query = f"check.{_check_name(code)}"
+        if query in engine.queries and engine.fields_read(query) & IDENTITY_FIELDS:
+            return True
+    return False
 
 
 def _applicable(codes: tuple[str, ...], scope_object: str | None) -> list[str]:
