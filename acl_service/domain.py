@@ -3,6 +3,11 @@
 `OrganizationView` is what the decision path reads. It is built from plain rows (by the store, from
 PostgreSQL; by tests and policy-test files, from literals) and never mutated: a change to an
 organization replaces its view whole, so readers never see a half-applied change.
+
+These structs, the fact vectors and the engine's decisions are `gc=False`: immutable values that
+cannot form reference cycles, held by the hundred thousand in views and decision memos. Left to the
+cycle collector, each full collection scanned them all (about 120 ms on the bench's dataset after
+35 cold batches; 17 ms untracked).
 """
 
 from collections.abc import Iterable
@@ -27,7 +32,7 @@ SCOPE_OBJECTS: Final = (
 """Valid resource types and API-key scope objects (SPEC §3.1), in SPEC's order: messages list them so."""
 
 
-class UserRef(msgspec.Struct, frozen=True):
+class UserRef(msgspec.Struct, frozen=True, gc=False):
     """What decisions need of a user: who it is and whether it may act."""
 
     id: int
@@ -35,7 +40,7 @@ class UserRef(msgspec.Struct, frozen=True):
     is_active: bool = True
 
 
-class ApiKeyRef(msgspec.Struct, frozen=True):
+class ApiKeyRef(msgspec.Struct, frozen=True, gc=False):
     """What decisions need of a personal API key (§3.13); the value itself is never held."""
 
     id: UUID
@@ -45,7 +50,7 @@ class ApiKeyRef(msgspec.Struct, frozen=True):
     scoped_organizations: tuple[UUID, ...] = ()
 
 
-class Caller(msgspec.Struct, frozen=True):
+class Caller(msgspec.Struct, frozen=True, gc=False):
     """Who a request acts for: a system call, an acting user, or a personal API key's user."""
 
     kind: str  # system | user | key
@@ -56,32 +61,32 @@ class Caller(msgspec.Struct, frozen=True):
 SYSTEM_CALLER = Caller("system")
 
 
-class Organization(msgspec.Struct, frozen=True):
+class Organization(msgspec.Struct, frozen=True, gc=False):
     id: UUID
     name: str
     features: frozenset[str]
     members_can_use_personal_api_keys: bool = True
 
 
-class Membership(msgspec.Struct, frozen=True):
+class Membership(msgspec.Struct, frozen=True, gc=False):
     id: UUID
     user_id: int
     level: int
 
 
-class Project(msgspec.Struct, frozen=True):
+class Project(msgspec.Struct, frozen=True, gc=False):
     id: int
     organization_id: UUID
     access_control: bool = False
 
 
-class ExplicitMembership(msgspec.Struct, frozen=True):
+class ExplicitMembership(msgspec.Struct, frozen=True, gc=False):
     project_id: int
     membership_id: UUID
     level: int
 
 
-class StoredObject(msgspec.Struct, frozen=True):
+class StoredObject(msgspec.Struct, frozen=True, gc=False):
     """A row of `resources`: an object of some resource type in a project."""
 
     project_id: int
@@ -91,7 +96,7 @@ class StoredObject(msgspec.Struct, frozen=True):
     restriction_level: int | None = None
 
 
-class AccessControlRow(msgspec.Struct, frozen=True):
+class AccessControlRow(msgspec.Struct, frozen=True, gc=False):
     project_id: int
     resource: str
     resource_id: str | None
@@ -100,19 +105,19 @@ class AccessControlRow(msgspec.Struct, frozen=True):
     role_id: UUID | None = None
 
 
-class RoleMembership(msgspec.Struct, frozen=True):
+class RoleMembership(msgspec.Struct, frozen=True, gc=False):
     role_id: UUID
     user_id: int
 
 
-class DashboardPrivilege(msgspec.Struct, frozen=True):
+class DashboardPrivilege(msgspec.Struct, frozen=True, gc=False):
     project_id: int
     dashboard_id: str
     user_id: int
     level: int
 
 
-class InsightPlacement(msgspec.Struct, frozen=True):
+class InsightPlacement(msgspec.Struct, frozen=True, gc=False):
     project_id: int
     insight_id: str
     dashboard_id: str

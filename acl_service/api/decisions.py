@@ -130,7 +130,7 @@ class CheckResponse(msgspec.Struct):
     status: int
     detail: str | None
     levels: Levels
-    reason: list[str]
+    reason: tuple[str, ...]
     revision: int
 
 

@@ -60,7 +60,7 @@ DEFAULT_MEMO_SIZE: Final = 100_000
 SubjectState = str  # ok | invalid_user | invalid_key (AuthFacts states of the pipeline)
 
 
-class Levels(msgspec.Struct):
+class Levels(msgspec.Struct, gc=False):
     """SPEC §5.4 `levels`: every key present, null when not applicable."""
 
     org_level: int | None = None
@@ -75,15 +75,15 @@ class Levels(msgspec.Struct):
     can_restrict: bool | None = None
 
 
-class CheckResult(msgspec.Struct):
+class CheckResult(msgspec.Struct, gc=False):
     allowed: bool
     status: int
     detail: str | None
     levels: Levels
-    reason: list[str]
+    reason: tuple[str, ...]
 
 
-class Subject(msgspec.Struct, frozen=True):
+class Subject(msgspec.Struct, frozen=True, gc=False):
     """Who a decision is about, as the subject lookup found it."""
 
     caller: Caller | None
@@ -95,7 +95,7 @@ INVALID_KEY: Final = Subject(None, "invalid_key")
 ANONYMOUS: Final = Subject(None, "anonymous")
 
 
-class CheckTarget(msgspec.Struct, frozen=True):
+class CheckTarget(msgspec.Struct, frozen=True, gc=False):
     project_id: int
     resource: str | None  # None: the project itself
     resource_id: str | None  # None: the resource type
@@ -108,7 +108,7 @@ class CheckTarget(msgspec.Struct, frozen=True):
         return "type" if self.resource_id is None else "object"
 
 
-class CheckAction(msgspec.Struct, frozen=True):
+class CheckAction(msgspec.Struct, frozen=True, gc=False):
     """One row of `check_actions.csv`: the request a check action stands for."""
 
     method: str
@@ -354,7 +354,7 @@ class Decider:
         if subject.caller is None or subject.caller.user is None:
             return self._unauthenticated(subject)
         if project is None or view is None:
-            return CheckResult(False, 404, PROJECT_NOT_FOUND, Levels(), [])
+            return CheckResult(False, 404, PROJECT_NOT_FOUND, Levels(), ())
         answers = self._answers.of(view)
         key = (subject.caller, target)
         found = answers.get(key)
@@ -419,19 +419,19 @@ class Decider:
         resource_id = target.resource_id
         if target.resource == DASHBOARD and resource_id is not None and not DASHBOARD_ID.match(resource_id):
             # Not a dashboard id at all (§2): no such dashboard can exist, and no path would route.
-            return CheckResult(False, 404, "Not found.", levels, list(reasons))
+            return CheckResult(False, 404, "Not found.", levels, reasons)
         match, body = self._equivalent_match(action, project.id, target.resource, resource_id)
         scope = RequestScope(project=project, view=view, evaluator=evaluator)
         outcome = authorize(self.engine, match, caller, scope, body=body, body_rules=True)
         # The levels' own explanations first, then the pipeline's steps: evaluation order (§5.4).
-        reason = list(dict.fromkeys(reasons + outcome.reasons))
+        reason = tuple(dict.fromkeys(reasons + outcome.reasons))
         return CheckResult(outcome.allowed, outcome.status, outcome.detail, levels, reason)
 
     def _unauthenticated(self, subject: Subject) -> CheckResult:
         # AUTH is the pipeline's first step and reads nothing else: any route answers it.
         outcome = authorize(self.engine, self._any_route, None, RequestScope(), auth_state=subject.state)
         detail = INVALID_BODY_KEY if subject.state == "invalid_key" else outcome.detail
-        return CheckResult(False, outcome.status, detail, Levels(), list(outcome.reasons))
+        return CheckResult(False, outcome.status, detail, Levels(), outcome.reasons)
 
     # -- /v1/authorize -----------------------------------------------------------------------------
 

@@ -64,7 +64,7 @@ class PolicyError(Exception):
     pass
 
 
-class PolicyRule(msgspec.Struct, frozen=True):
+class PolicyRule(msgspec.Struct, frozen=True, gc=False):
     priority: int
     query: str
     condition: str
@@ -73,7 +73,7 @@ class PolicyRule(msgspec.Struct, frozen=True):
     reason: str
 
 
-class Derived(msgspec.Struct, frozen=True, kw_only=True):
+class Derived(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Answers of earlier queries of one decision, visible to later rows as `r.d.<name>`."""
 
     access: str | None = None
@@ -100,13 +100,13 @@ class Derived(msgspec.Struct, frozen=True, kw_only=True):
 NO_DERIVED = Derived()
 
 
-class Answer(msgspec.Struct, frozen=True):
+class Answer(msgspec.Struct, frozen=True, gc=False):
     value: Any
     rule: str
     reason: str
 
 
-class CheckOutcome(msgspec.Struct, frozen=True):
+class CheckOutcome(msgspec.Struct, frozen=True, gc=False):
     """A permission code's answer: pass, or the status, error code and detail of the failure."""
 
     allowed: bool
@@ -117,7 +117,7 @@ class CheckOutcome(msgspec.Struct, frozen=True):
     reason: str
 
 
-class ProjectDecision(msgspec.Struct, frozen=True):
+class ProjectDecision(msgspec.Struct, frozen=True, gc=False):
     effective_level: int | None
     access_level: str | None
     access_source: str | None
@@ -125,7 +125,7 @@ class ProjectDecision(msgspec.Struct, frozen=True):
     rules: tuple[str, ...]
 
 
-class ObjectDecision(msgspec.Struct, frozen=True):
+class ObjectDecision(msgspec.Struct, frozen=True, gc=False):
     access_level: str | None
     access_source: str | None
     resource_access_level: str | None
@@ -133,7 +133,7 @@ class ObjectDecision(msgspec.Struct, frozen=True):
     rules: tuple[str, ...]
 
 
-class ResourceTypeDecision(msgspec.Struct, frozen=True):
+class ResourceTypeDecision(msgspec.Struct, frozen=True, gc=False):
     access_level: str | None
     specific_access_level: str | None
     effective_access_level: str | None
@@ -141,7 +141,7 @@ class ResourceTypeDecision(msgspec.Struct, frozen=True):
     rules: tuple[str, ...]
 
 
-class DashboardDecision(msgspec.Struct, frozen=True):
+class DashboardDecision(msgspec.Struct, frozen=True, gc=False):
     effective_restriction_level: int
     effective_privilege_level: int
     can_edit: bool
@@ -150,21 +150,21 @@ class DashboardDecision(msgspec.Struct, frozen=True):
     rules: tuple[str, ...]
 
 
-class InsightDecision(msgspec.Struct, frozen=True):
+class InsightDecision(msgspec.Struct, frozen=True, gc=False):
     restriction_level: int
     privilege_level: int
     reasons: tuple[str, ...]
     rules: tuple[str, ...]
 
 
-class ListMode(msgspec.Struct, frozen=True):
+class ListMode(msgspec.Struct, frozen=True, gc=False):
     mode: str  # all | only | except
     ids_from: str  # none | allowed | blocked
     include_created_by: bool
     rule: str
 
 
-class CacheStats(msgspec.Struct, frozen=True):
+class CacheStats(msgspec.Struct, frozen=True, gc=False):
     hits: int
     misses: int
     size: int

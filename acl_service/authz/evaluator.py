@@ -25,6 +25,7 @@ from acl_service.authz.facts import (
     ModifyFacts,
     UserContext,
     dashboard_facts,
+    frozen,
     list_object_facts,
     object_facts,
     project_facts,
@@ -205,8 +206,8 @@ class AccessEvaluator:
             if (project_id, "dashboard", dashboard_id) in self.view.objects
         ]
         return InsightFacts(
-            restriction_levels=frozenset(d.effective_restriction_level for d in dashboards),
-            dashboards_editable=frozenset(d.can_edit for d in dashboards),
+            restriction_levels=frozen(d.effective_restriction_level for d in dashboards),
+            dashboards_editable=frozen(d.can_edit for d in dashboards),
         )
 
     def insight(self, user_id: int, project_id: int, insight_id: str) -> InsightDecision:

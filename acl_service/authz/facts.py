@@ -5,36 +5,48 @@ hold. Every maximum, precedence and comparison over those facts is decided by th
 vector is hashable so the engine can memoize its answers.
 """
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
+from typing import Any, Final, TypeVar
 
 import msgspec
 
 from acl_service.domain import AccessControlRow, Membership, OrganizationView
 
+T = TypeVar("T", bound=Hashable)
 
-class FeatureFacts(msgspec.Struct, frozen=True):
+NOTHING: Final[frozenset[Any]] = frozenset()
+
+
+def frozen(values: Iterable[T]) -> frozenset[T]:
+    """`frozenset(values)`, with every empty one the same object. Fact vectors live on in memos, and
+    since Python 3.10 each empty frozenset is a new object the cycle collector has to scan."""
+    found = frozenset(values)
+    return found if found else NOTHING
+
+
+class FeatureFacts(msgspec.Struct, frozen=True, gc=False):
     """An organization's feature keys (§3.2)."""
 
     features: frozenset[str]
 
 
-class ResourceFacts(msgspec.Struct, frozen=True):
+class ResourceFacts(msgspec.Struct, frozen=True, gc=False):
     resource: str
 
 
-class LevelSetFacts(msgspec.Struct, frozen=True):
+class LevelSetFacts(msgspec.Struct, frozen=True, gc=False):
     levels: frozenset[str]
 
 
-class LevelFacts(msgspec.Struct, frozen=True):
+class LevelFacts(msgspec.Struct, frozen=True, gc=False):
     level: str | None
 
 
-class OrgLevelFacts(msgspec.Struct, frozen=True):
+class OrgLevelFacts(msgspec.Struct, frozen=True, gc=False):
     org_level: int  # 0 without membership
 
 
-class Gates(msgspec.Struct, frozen=True):
+class Gates(msgspec.Struct, frozen=True, gc=False):
     """Feature gates of an organization (§3.2), decided by the policy from its feature keys."""
 
     legacy_private: bool
@@ -44,7 +56,7 @@ class Gates(msgspec.Struct, frozen=True):
     key_policy: bool
 
 
-class ResourceInfo(msgspec.Struct, frozen=True):
+class ResourceInfo(msgspec.Struct, frozen=True, gc=False):
     """Constants of a resource type (§3.1), decided by the policy."""
 
     resource: str
@@ -55,7 +67,7 @@ class ResourceInfo(msgspec.Struct, frozen=True):
     minimum: str
 
 
-class ProjectFacts(msgspec.Struct, frozen=True):
+class ProjectFacts(msgspec.Struct, frozen=True, gc=False):
     """Facts of §3.4/§3.5 for one user and one project."""
 
     org_level: int  # 0 without membership
@@ -70,7 +82,7 @@ class ProjectFacts(msgspec.Struct, frozen=True):
     explicit: bool = False
 
 
-class ObjectFacts(msgspec.Struct, frozen=True):
+class ObjectFacts(msgspec.Struct, frozen=True, gc=False):
     """Facts of §3.6-§3.8 for one user and one object (or, without an object, one resource type)."""
 
     resource: str
@@ -86,7 +98,7 @@ class ObjectFacts(msgspec.Struct, frozen=True):
     explicit: bool = False
 
 
-class ResourceTypeFacts(msgspec.Struct, frozen=True):
+class ResourceTypeFacts(msgspec.Struct, frozen=True, gc=False):
     """Facts of §3.6 and §3.9 for one user and one resource type in a project."""
 
     resource: str
@@ -96,7 +108,7 @@ class ResourceTypeFacts(msgspec.Struct, frozen=True):
     object_specific: frozenset[str]  # applicable member/role rows on any object of this type
 
 
-class DashboardFacts(msgspec.Struct, frozen=True):
+class DashboardFacts(msgspec.Struct, frozen=True, gc=False):
     """Facts of §3.11 for one user and one dashboard."""
 
     dash_restrict: bool
@@ -106,21 +118,21 @@ class DashboardFacts(msgspec.Struct, frozen=True):
     privilege_level: int | None  # the user's collaborator level on the dashboard
 
 
-class InsightFacts(msgspec.Struct, frozen=True):
+class InsightFacts(msgspec.Struct, frozen=True, gc=False):
     """Facts of §3.11 for one user and one insight: what its dashboards decided."""
 
     restriction_levels: frozenset[int]  # effective restriction levels of its dashboards
     dashboards_editable: frozenset[bool]  # can_edit of the user on each of its dashboards
 
 
-class ListObjectFacts(msgspec.Struct, frozen=True):
+class ListObjectFacts(msgspec.Struct, frozen=True, gc=False):
     """Facts of §3.10 step 5 for one object's applicable rows."""
 
     specific: frozenset[str]
     defaults: frozenset[str]
 
 
-class ListFacts(msgspec.Struct, frozen=True):
+class ListFacts(msgspec.Struct, frozen=True, gc=False):
     """Facts of §3.10 steps 2-8."""
 
     org_level: int
@@ -130,7 +142,7 @@ class ListFacts(msgspec.Struct, frozen=True):
     has_blocked: bool
 
 
-class ModifyFacts(msgspec.Struct, frozen=True):
+class ModifyFacts(msgspec.Struct, frozen=True, gc=False):
     """Facts of §3.12."""
 
     creator: bool
@@ -139,7 +151,7 @@ class ModifyFacts(msgspec.Struct, frozen=True):
     object_level: str | None  # object_access_level(explicit=true)
 
 
-class KeyFacts(msgspec.Struct, frozen=True):
+class KeyFacts(msgspec.Struct, frozen=True, gc=False):
     """Facts of §3.13 for one personal API key on one request."""
 
     legacy: bool
@@ -160,7 +172,7 @@ class KeyFacts(msgspec.Struct, frozen=True):
     organization_listed: bool
 
 
-class ScopeFacts(msgspec.Struct, frozen=True):
+class ScopeFacts(msgspec.Struct, frozen=True, gc=False):
     """Facts of §3.13 K4 for one required scope."""
 
     scope_object: str
@@ -168,7 +180,7 @@ class ScopeFacts(msgspec.Struct, frozen=True):
     scopes: frozenset[str]
 
 
-class RequiredLevelFacts(msgspec.Struct, frozen=True):
+class RequiredLevelFacts(msgspec.Struct, frozen=True, gc=False):
     """Facts of the required level L of §3.14."""
 
     scope_object: str
@@ -177,13 +189,13 @@ class RequiredLevelFacts(msgspec.Struct, frozen=True):
     write_scope: bool  # a required scope ends with :write
 
 
-class AuthFacts(msgspec.Struct, frozen=True):
+class AuthFacts(msgspec.Struct, frozen=True, gc=False):
     """Step 1 of §3.14: the caller's state as authentication found it."""
 
     state: str  # anonymous | invalid_key | invalid_user | ok
 
 
-class ResolveFacts(msgspec.Struct, frozen=True):
+class ResolveFacts(msgspec.Struct, frozen=True, gc=False):
     """Step 3 of §3.14: whether the route's project or organization can be shown to the caller."""
 
     context: str  # project | project_detail | org_nested | org_detail | none
@@ -198,11 +210,11 @@ class ResolveFacts(msgspec.Struct, frozen=True):
     organization_listed: bool
 
 
-class ObjectExistsFacts(msgspec.Struct, frozen=True):
+class ObjectExistsFacts(msgspec.Struct, frozen=True, gc=False):
     exists: bool
 
 
-class MemberRuleFacts(msgspec.Struct, frozen=True):
+class MemberRuleFacts(msgspec.Struct, frozen=True, gc=False):
     """The organization-member rules of SPEC §5.3.3 (the (actor) rules: system calls pass)."""
 
     caller: str  # system | user | key
@@ -213,7 +225,7 @@ class MemberRuleFacts(msgspec.Struct, frozen=True):
     new_level: int | None  # the level the body asks for, if any
 
 
-class ExplicitMemberRuleFacts(msgspec.Struct, frozen=True):
+class ExplicitMemberRuleFacts(msgspec.Struct, frozen=True, gc=False):
     """The explicit-member rules (1)-(5) of SPEC §5.3.5 (all (actor): system calls pass)."""
 
     caller: str  # system | user | key
@@ -225,7 +237,7 @@ class ExplicitMemberRuleFacts(msgspec.Struct, frozen=True):
     new_level: int | None  # the level the body asks for, if any
 
 
-class CollaboratorRuleFacts(msgspec.Struct, frozen=True):
+class CollaboratorRuleFacts(msgspec.Struct, frozen=True, gc=False):
     """The collaborator rules (1)-(5) of SPEC §5.3.7 and the restriction rule of its DELETE."""
 
     caller: str  # system | user | key
@@ -237,7 +249,7 @@ class CollaboratorRuleFacts(msgspec.Struct, frozen=True):
     target_can_restrict: bool  # that user's §3.11 can_restrict on the dashboard
 
 
-class CheckFacts(msgspec.Struct, frozen=True):
+class CheckFacts(msgspec.Struct, frozen=True, gc=False):
     """Facts of the permission codes of §3.14; each code reads the fields it needs."""
 
     caller: str  # system | user | key
@@ -289,10 +301,10 @@ def applicable_rows(
         elif row.role_id is not None and row.role_id in role_ids:
             specific.add(row.access_level)
             role_row = True
-    return frozenset(specific), frozenset(defaults), member_row, role_row
+    return frozen(specific), frozen(defaults), member_row, role_row
 
 
-class UserContext(msgspec.Struct, frozen=True):
+class UserContext(msgspec.Struct, frozen=True, gc=False):
     """What the fact builders need to know about a user in one organization."""
 
     user_id: int
@@ -303,9 +315,9 @@ class UserContext(msgspec.Struct, frozen=True):
 def user_context(view: OrganizationView, gates: Gates, user_id: int) -> UserContext:
     membership = view.memberships_by_user.get(user_id)
     role_ids: frozenset[object] = (
-        frozenset(view.role_ids_by_user.get(user_id, ()))
+        frozen(view.role_ids_by_user.get(user_id, ()))
         if gates.roles_on and membership is not None
-        else frozenset()
+        else NOTHING
     )
     return UserContext(user_id=user_id, membership=membership, role_ids=role_ids)
 
@@ -379,7 +391,7 @@ def object_facts(
         creator=creator,
         ac_on=gates.ac_on,
         specific=specific,
-        resource_rows=wide_specific | wide_defaults,
+        resource_rows=frozen(wide_specific | wide_defaults),
         defaults=defaults,
         member_row=member_row,
         role_row=role_row,
@@ -405,8 +417,8 @@ def resource_type_facts(
         resource=info.resource,
         org_level=membership.level if membership is not None else 0,
         ac_on=gates.ac_on,
-        resource_rows=wide_specific | wide_defaults,
-        object_specific=frozenset(object_specific),
+        resource_rows=frozen(wide_specific | wide_defaults),
+        object_specific=frozen(object_specific),
     )
 
 
