@@ -1,6 +1,7 @@
 """Decision API benchmark: a realistic dataset, the service started as a user starts it, wrk on loopback.
 
-    python bench/decisions.py [--dsn DSN] [--duration 10] [--workers 1,2] [--connections 1,16,64] [--keep]
+    python bench/decisions.py [--dsn DSN] [--duration 10] [--workers 1,2] [--connections 1,16,64]
+                              [--rate 3000] [--paced-connections 16,64] [--keep]
 
 Needs wrk (apt-get install -y wrk).
 1. Creates a fresh database on the server of `--dsn` (default: the local PostgreSQL on 127.0.0.1:5432
@@ -18,6 +19,9 @@ Needs wrk (apt-get install -y wrk).
    ("cold": every answer computed), then the same batches again ("repeated": answers memoized), and
    batches of one user's objects never asked before ("1 user cold": what enriching a list costs).
    wrk cycles through its 20,000 checks, so after the warm-up most single checks are memoized.
+   The all-out runs show saturation (each connection sends its next check as soon as an answer
+   arrives, so latency there is mostly queueing); the paced runs offer about `--rate` checks/s from
+   16 and 64 connections with random gaps, as API servers do, which is the load the target names.
 4. Prints p50/p99 latency and decisions/s, then drops the database (unless --keep).
 
 Targets (SPEC issue 6, 2 cores): single check p50 <= 1 ms and p99 <= 3 ms at >= 3,000 checks/s;
@@ -86,6 +90,16 @@ local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bea
 request = function()
   counter = counter + 1
   return wrk.format("POST", "/v1/check", headers, bodies[(counter %% #bodies) + 1])
+end
+-- Paced runs: each connection waits an exponential gap (mean BENCH_DELAY_MS) before its next request,
+-- so arrivals are random, not synchronized. wrk takes whole milliseconds: adding a uniform [0, 1)
+-- before flooring keeps the mean.
+local mean_delay = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
+if mean_delay > 0 then
+  math.randomseed(os.time())
+  delay = function()
+    return math.floor(-math.log(1 - math.random()) * mean_delay + math.random())
+  end
 end
 """
 
@@ -354,12 +368,14 @@ def to_ms(value: str, unit: str) -> float:
 
 
 def run_wrk(
-    port: int, connections: int, duration: int, script: Path, bodies: Path
+    port: int, connections: int, duration: int, script: Path, bodies: Path, delay_ms: float = 0.0
 ) -> tuple[float, float, float]:
+    """req/s, p50 and p99 ms of /v1/check, each connection waiting about `delay_ms` between checks."""
     output = subprocess.run(
         ["wrk", "--latency", "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(script),
          f"http://127.0.0.1:{port}/v1/check"],
-        capture_output=True, text=True, check=True, env={**os.environ, "BENCH_BODIES": str(bodies)},
+        capture_output=True, text=True, check=True,
+        env={**os.environ, "BENCH_BODIES": str(bodies), "BENCH_DELAY_MS": str(delay_ms)},
     ).stdout  # fmt: skip
     if "Non-2xx" in output:
         raise RuntimeError(f"wrk saw error responses:\n{output}")
@@ -368,6 +384,17 @@ def run_wrk(
         pct: to_ms(value, unit) for pct, value, unit in re.findall(r"\s(50|99)%\s+([\d.]+)(us|ms|s)", output)
     }
     return rps, percentiles["50"], percentiles["99"]
+
+
+def run_wrk_paced(
+    port: int, connections: int, duration: int, script: Path, bodies: Path, rate: int
+) -> tuple[float, float, float]:
+    """/v1/check offered about `rate` checks/s: a connection's cycle is its wait plus the check's own
+    latency, so a short first run measures that latency and the wait is set from it."""
+    cycle_ms = connections * 1000 / rate
+    rps, _, _ = run_wrk(port, connections, 3, script, bodies, cycle_ms)
+    latency_ms = max(0.0, connections * 1000 / rps - cycle_ms)
+    return run_wrk(port, connections, duration, script, bodies, max(0.0, cycle_ms - latency_ms))
 
 
 def run_batches(port: int, batches: list[bytes]) -> list[float]:
@@ -417,7 +444,13 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk measurement")
     parser.add_argument("--warmup", type=int, default=10, help="seconds of warm-up per server start")
     parser.add_argument("--workers", default="1,2", help="comma-separated ACL_WORKERS values")
-    parser.add_argument("--connections", default="1,16,64")
+    parser.add_argument("--connections", default="1,16,64", help="concurrency of the all-out runs")
+    parser.add_argument(
+        "--rate", type=int, default=3000, help="checks/s the paced runs offer (the target's load)"
+    )
+    parser.add_argument(
+        "--paced-connections", default="16,64", help="concurrency of the paced runs ('' for none)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = parser.parse_args()
 
@@ -511,6 +544,11 @@ def run(args: argparse.Namespace, server_url: str) -> int:
                     for connections in [int(c) for c in args.connections.split(",")]:
                         rps, p50, p99 = run_wrk(port, connections, args.duration, script, bodies)
                         results.append((workers, f"check c{connections}", rps, p50, p99))
+                    for connections in [int(c) for c in args.paced_connections.split(",") if c]:
+                        rps, p50, p99 = run_wrk_paced(
+                            port, connections, args.duration, script, bodies, args.rate
+                        )
+                        results.append((workers, f"check c{connections} paced", rps, p50, p99))
                     # First sight of each check (answers computed), then the same batches again (memoized).
                     for label, timings in (
                         ("batch cold", run_batches(port, batches[5:])),
