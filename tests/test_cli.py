@@ -3,6 +3,7 @@
 import asyncio
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,6 +17,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+
+from acl_service.authz.engine import DEFAULT_POLICY_DIR
 
 # Bounds for the embedded database: first start runs initdb (about a second here); CI is slower.
 START_TIMEOUT_SECONDS = 60.0
@@ -87,6 +90,20 @@ def test_bad_setting_stops_startup_with_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr == "acl-service: ACL_PORT: expected an integer, got 'eighty'\n"
     assert not (tmp_path / "postgres").exists()
+
+
+def test_a_broken_policy_stops_serve_with_one_line_before_any_database(tmp_path: Path) -> None:
+    policies = tmp_path / "policies"
+    shutil.copytree(DEFAULT_POLICY_DIR, policies)
+    with (policies / "check_actions.csv").open("a") as rows:
+        rows.write("object,notebook,read,GET,/api/projects/{project_id}/nowhere/,,\n")
+    result = acl_service(
+        "serve", ACL_POLICY_DIR=str(policies), ACL_DATA_DIR=str(tmp_path / "data"), ACL_PORT=str(free_port())
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"acl-service: policies in {policies}: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "data").exists()
 
 
 @contextmanager

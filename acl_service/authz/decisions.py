@@ -269,7 +269,13 @@ class Decider:
         # Every row must name a route of the table: a typo stops startup, not a check.
         for (kind, type_, _), action in self.actions.items():
             sample_type = None if kind == PROJECT else DASHBOARD if type_ == DASHBOARD else "notebook"
-            self._equivalent_match(action, 1, sample_type, "1" if kind == "object" else None)
+            try:
+                self._equivalent_match(action, 1, sample_type, "1" if kind == "object" else None)
+            except ServiceError as error:
+                message = (
+                    f"{CHECK_ACTIONS_FILE}: {action.method} {action.path} matches no route ({error.detail})"
+                )
+                raise ValueError(message) from None
         self._refuse_identity_reads()
         self._any_route = self.routes.match("GET", "/api/users/@me/")
         self._answers = AnswerMemo(memo_size)
