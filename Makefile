@@ -24,6 +24,9 @@ test:
 
 # Needs wrk (apt-get install -y wrk).
 bench:
+	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/decisions.py
+	$(BIN)/python bench/batch_profile.py
 	$(BIN)/python bench/server.py
 
 check: lint typecheck test

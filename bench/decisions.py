@@ -46,6 +46,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -482,34 +483,34 @@ def server_dsn(requested: str | None, stack: contextlib.ExitStack) -> str:
     return embedded.dsn
 
 
-def run(args: argparse.Namespace, server_url: str) -> int:
+@dataclass
+class Workload:
+    """What every measurement sends: single checks, cold batches and one-user batches, as JSON."""
+
+    checks: list[bytes]
+    batches: list[bytes]
+    user_batches: list[bytes]
+
+
+@contextlib.contextmanager
+def benchmark_database(server_url: str, keep: bool) -> Iterator[tuple[str, Workload]]:
+    """A fresh database on `server_url`, migrated and loaded with the dataset, and the workload drawn
+    from it (the same seed, so the same numbers, every run); dropped at exit unless `keep`."""
     rng = random.Random(20_251_126)
     database = f"acl_bench_{secrets.token_hex(4)}"
     dsn = database_dsn(server_url, database)
 
-    async def create_database() -> None:
+    async def execute(statement: str) -> None:
         conn = await asyncpg.connect(server_url)
         try:
-            await conn.execute(f'CREATE DATABASE "{database}"')
-        finally:
-            await conn.close()
-
-    async def drop_database() -> None:
-        conn = await asyncpg.connect(server_url)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            await conn.execute(statement)
         finally:
             await conn.close()
 
     started = time.perf_counter()
-    asyncio.run(create_database())
+    asyncio.run(execute(f'CREATE DATABASE "{database}"'))
     try:
-        env = {
-            **os.environ,
-            "ACL_DATABASE_URL": dsn,
-            "ACL_SERVICE_TOKENS": f"check:{TOKEN}",
-            "ACL_LOG_LEVEL": "warning",
-        }
+        env = {**os.environ, "ACL_DATABASE_URL": dsn}
         subprocess.run([str(BIN_DIR / "acl-service"), "migrate"], env=env, check=True, capture_output=True)
         data, tables = build_dataset(rng)
         built = time.perf_counter()
@@ -517,59 +518,72 @@ def run(args: argparse.Namespace, server_url: str) -> int:
         loaded = time.perf_counter()
         print(f"database {database}: built in {built - started:.1f} s, loaded in {loaded - built:.1f} s")
         print("rows: " + ", ".join(f"{name} {count:,}" for name, count in data.rows.items()))
-
-        with tempfile.TemporaryDirectory() as scratch:
-            bodies = Path(scratch) / "checks.jsonl"
-            bodies.write_text(
-                "\n".join(json.dumps(check_body(rng, data)) for _ in range(CHECK_BODIES)) + "\n"
-            )
-            script = Path(scratch) / "check.lua"
-            script.write_text(LUA_SCRIPT % TOKEN)
-            batches = [
-                json.dumps({"checks": [check_body(rng, data) for _ in range(BATCH_SIZE)]}).encode()
-                for _ in range(BATCH_REQUESTS)
-            ]
-            user_batches = [json.dumps(one_user_batch(rng, data)).encode() for _ in range(BATCH_REQUESTS)]
-            results = []
-            for workers in [int(w) for w in args.workers.split(",")]:
-                port = free_port()
-                server = subprocess.Popen(
-                    [str(BIN_DIR / "acl-service"), "serve"],
-                    env={**env, "ACL_PORT": str(port), "ACL_WORKERS": str(workers)},
-                )
-                try:
-                    wait_ready(port)
-                    run_wrk(port, 16, args.warmup, script, bodies)  # loads every organization, fills the memo
-                    run_batches(port, batches[:5])
-                    for connections in [int(c) for c in args.connections.split(",")]:
-                        rps, p50, p99 = run_wrk(port, connections, args.duration, script, bodies)
-                        results.append((workers, f"check c{connections}", rps, p50, p99))
-                    for connections in [int(c) for c in args.paced_connections.split(",") if c]:
-                        rps, p50, p99 = run_wrk_paced(
-                            port, connections, args.duration, script, bodies, args.rate
-                        )
-                        results.append((workers, f"check c{connections} paced", rps, p50, p99))
-                    # First sight of each check (answers computed), then the same batches again (memoized).
-                    for label, timings in (
-                        ("batch cold", run_batches(port, batches[5:])),
-                        ("batch repeated", run_batches(port, batches[5:])),
-                        ("batch 1 user cold", run_batches(port, user_batches)),
-                    ):
-                        p50 = statistics.median(timings)
-                        results.append(
-                            (workers, label, BATCH_SIZE * 1000 / p50, p50, percentile(timings, 0.99))
-                        )
-                finally:
-                    server.terminate()
-                    server.wait(timeout=30)
-        print()
-        print(f"{'workers':>7}  {'load':<18} {'decisions/s':>12} {'p50 ms':>8} {'p99 ms':>8}")
-        for workers, load, rps, p50, p99 in results:
-            print(f"{workers:>7}  {load:<18} {rps:>12,.0f} {p50:>8.2f} {p99:>8.2f}")
-        print(f"\ntotal {time.perf_counter() - started:.0f} s")
+        yield (
+            dsn,
+            Workload(
+                checks=[json.dumps(check_body(rng, data)).encode() for _ in range(CHECK_BODIES)],
+                batches=[
+                    json.dumps({"checks": [check_body(rng, data) for _ in range(BATCH_SIZE)]}).encode()
+                    for _ in range(BATCH_REQUESTS)
+                ],
+                user_batches=[json.dumps(one_user_batch(rng, data)).encode() for _ in range(BATCH_REQUESTS)],
+            ),
+        )
     finally:
-        if not args.keep:
-            asyncio.run(drop_database())
+        if not keep:
+            asyncio.run(execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+
+
+def run(args: argparse.Namespace, server_url: str) -> int:
+    started = time.perf_counter()
+    with (
+        benchmark_database(server_url, args.keep) as (dsn, workload),
+        tempfile.TemporaryDirectory() as scratch,
+    ):
+        env = {
+            **os.environ,
+            "ACL_DATABASE_URL": dsn,
+            "ACL_SERVICE_TOKENS": f"check:{TOKEN}",
+            "ACL_LOG_LEVEL": "warning",
+        }
+        bodies = Path(scratch) / "checks.jsonl"
+        bodies.write_bytes(b"\n".join(workload.checks) + b"\n")
+        script = Path(scratch) / "check.lua"
+        script.write_text(LUA_SCRIPT % TOKEN)
+        batches, user_batches = workload.batches, workload.user_batches
+        results = []
+        for workers in [int(w) for w in args.workers.split(",")]:
+            port = free_port()
+            server = subprocess.Popen(
+                [str(BIN_DIR / "acl-service"), "serve"],
+                env={**env, "ACL_PORT": str(port), "ACL_WORKERS": str(workers)},
+            )
+            try:
+                wait_ready(port)
+                run_wrk(port, 16, args.warmup, script, bodies)  # loads every organization, fills the memo
+                run_batches(port, batches[:5])
+                for connections in [int(c) for c in args.connections.split(",")]:
+                    rps, p50, p99 = run_wrk(port, connections, args.duration, script, bodies)
+                    results.append((workers, f"check c{connections}", rps, p50, p99))
+                for connections in [int(c) for c in args.paced_connections.split(",") if c]:
+                    rps, p50, p99 = run_wrk_paced(port, connections, args.duration, script, bodies, args.rate)
+                    results.append((workers, f"check c{connections} paced", rps, p50, p99))
+                # First sight of each check (answers computed), then the same batches again (memoized).
+                for label, timings in (
+                    ("batch cold", run_batches(port, batches[5:])),
+                    ("batch repeated", run_batches(port, batches[5:])),
+                    ("batch 1 user cold", run_batches(port, user_batches)),
+                ):
+                    p50 = statistics.median(timings)
+                    results.append((workers, label, BATCH_SIZE * 1000 / p50, p50, percentile(timings, 0.99)))
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+    print()
+    print(f"{'workers':>7}  {'load':<18} {'decisions/s':>12} {'p50 ms':>8} {'p99 ms':>8}")
+    for workers, load, rps, p50, p99 in results:
+        print(f"{workers:>7}  {load:<18} {rps:>12,.0f} {p50:>8.2f} {p99:>8.2f}")
+    print(f"\ntotal {time.perf_counter() - started:.0f} s")
     return 0
 
 
