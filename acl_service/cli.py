@@ -7,6 +7,7 @@ Each subcommand is one `register_*` function (its arguments, `run=` its implemen
 import argparse
 import asyncio
 import functools
+import logging
 import os
 import secrets
 import signal
@@ -22,6 +23,7 @@ from typing import Final
 import asyncpg
 import msgspec
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
 from acl_service.app import create_app
@@ -178,6 +180,9 @@ def serve_http(settings: Settings) -> None:
     `python bench/decisions.py`: granian hands a request body to Python with a cross-thread wake-up,
     which cost ~0.3 ms a check (p50 0.63 against 0.37 ms at one connection; 1.3 against 0.8 ms at
     3,000 checks/s), and uvicorn's two workers also answered more checks per second at saturation.
+
+    A server that cannot start (its app, lifespan or socket) stops `serve` with one line. uvicorn's
+    supervisor restarts a worker that dies after starting, and stops at one that fails to start.
     """
     config = uvicorn.Config(
         # Each worker builds its own app (and pool) from these settings: the factory is pickled to
@@ -190,16 +195,22 @@ def serve_http(settings: Settings) -> None:
         loop="auto",  # uvloop where it is installed (every platform but Windows)
         http="httptools",
         lifespan="on",
-        log_config=None,  # the app configures logging
+        log_config=None,  # each worker's app configures its logging
         log_level=settings.log_level,
         access_log=False,
     )
-    if settings.workers > 1:
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
-        return
-    server = uvicorn.Server(config)
-    server.run()
-    if not server.started:
+    try:
+        if settings.workers == 1:
+            uvicorn.Server(config).run()
+            return
+        # The supervisor builds no app: its own messages (a worker died, restarts) need a handler.
+        logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s - %(name)s - %(message)s")
+        supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+        supervisor.run()
+        failed = any(worker.process.exitcode == STARTUP_FAILURE for worker in supervisor.processes)
+    except SystemExit:  # uvicorn's own way of saying it could not start
+        failed = True
+    if failed:
         raise CommandError("the HTTP server did not start (see the log above)")
 
 
@@ -208,7 +219,9 @@ def check_policies(policy_dir: Path) -> None:
     stops startup with one line, not every worker with a traceback."""
     try:
         Decider(PolicyEngine.load(policy_dir), RouteTable.load(policy_dir), policy_dir)
-    except (PolicyError, ValueError, KeyError, OSError) as error:
+    except KeyError as error:  # a CSV row without a column the loader reads
+        raise CommandError(f"policies in {policy_dir}: a file lacks the column {error}") from None
+    except (PolicyError, ValueError, OSError) as error:
         raise CommandError(f"policies in {policy_dir}: {error}") from None
 
 

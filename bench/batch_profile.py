@@ -3,11 +3,12 @@
     python bench/batch_profile.py [--dsn DSN] [--top 15]
 
 Loads the dataset and draws the workload of bench/decisions.py (same seed), builds the app with
-`create_app`, runs its lifespan and calls it as an ASGI application directly. After the same
-warm-up as bench/decisions.py (every single check once, five batches), prints the median time of
-the cold, repeated and one-user batches, then profiles the cold batches with cProfile: the share of
-each stage of a check in the batch handler's time, and the functions that take the most time of
-their own. cProfile slows Python calls several times over: read its shares, not its milliseconds.
+`create_app`, runs its lifespan and calls it as an ASGI application directly. After a warm-up like
+bench/decisions.py's (each single check once where that runs wrk for 10 s, then five batches),
+prints the median time of the cold, repeated and one-user batches, then profiles other cold batches
+with cProfile: the share of each stage of a check in the batch handler's time, and the functions
+that take the most time of their own. cProfile slows Python calls several times over: read its
+shares, not its milliseconds.
 """
 
 import argparse
@@ -18,11 +19,9 @@ import pstats
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent))
-from decisions import TOKEN, Workload, benchmark_database, server_dsn
+from decisions import TOKEN, Workload, benchmark_database, server_dsn  # bench/decisions.py
 
 from acl_service.app import create_app
 from acl_service.settings import load_settings

@@ -61,7 +61,8 @@ SubjectState = str  # ok | invalid_user | invalid_key (AuthFacts states of the p
 
 
 class Levels(msgspec.Struct, gc=False):
-    """SPEC §5.4 `levels`: every key present, null when not applicable."""
+    """SPEC §5.4 `levels`: every key present, null when not applicable. Filled in by
+    `target_levels`, never changed once it is part of an answer (answers are shared)."""
 
     org_level: int | None = None
     effective_level: int | None = None
@@ -75,7 +76,7 @@ class Levels(msgspec.Struct, gc=False):
     can_restrict: bool | None = None
 
 
-class CheckResult(msgspec.Struct, gc=False):
+class CheckResult(msgspec.Struct, frozen=True, gc=False):
     allowed: bool
     status: int
     detail: str | None

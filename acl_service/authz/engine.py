@@ -100,7 +100,7 @@ class Derived(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 NO_DERIVED = Derived()
 
 
-class Answer(msgspec.Struct, frozen=True, gc=False):
+class Answer(msgspec.Struct, frozen=True):
     value: Any
     rule: str
     reason: str

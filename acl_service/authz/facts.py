@@ -368,8 +368,8 @@ def object_facts(
     """Facts for an object `(info.resource, resource_id)`; `resource_id=None` gathers a type's facts."""
     membership = user.membership
     creator = False
-    specific: frozenset[str] = frozenset()
-    defaults: frozenset[str] = frozenset()
+    specific: frozenset[str] = NOTHING
+    defaults: frozenset[str] = NOTHING
     member_row = role_row = False
     if resource_id is not None:
         stored = view.objects.get((project_id, info.resource, resource_id))

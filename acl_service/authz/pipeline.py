@@ -25,6 +25,7 @@ from acl_service.authz.facts import (
     RequiredLevelFacts,
     ResolveFacts,
     ScopeFacts,
+    frozen,
 )
 from acl_service.authz.routes import INTERNAL, Route, RouteMatch
 from acl_service.domain import Caller, OrganizationView, Project
@@ -321,7 +322,7 @@ class _Request:
     def key_facts(self) -> KeyFacts:
         key = self.caller_.key
         assert key is not None
-        scopes = frozenset(key.scopes or ())
+        scopes = frozen(key.scopes or ())
         missing = None
         for required in self.required_scopes or ():
             scope_object, _, action = required.partition(":")
