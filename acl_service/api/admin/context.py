@@ -8,6 +8,7 @@ validates the body and runs step 7. The revision the response reports is kept on
 for the `X-Acl-Revision` header.
 """
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -32,6 +33,7 @@ from acl_service.errors import (
     NotFound,
     PermissionDenied,
     ServiceError,
+    ServiceUnavailable,
 )
 from acl_service.store.facts import Connection, load_organization_view, load_project, touch_key
 from acl_service.store.writes import current_revision, write_transaction
@@ -147,11 +149,21 @@ async def admin_request(
             record_revision(request.scope, tx.revision - 1)
             yield await _admitted(request, state, tx.conn, raw_body, tx.revision, body_first)
         record_revision(request.scope, tx.revision)
+        await _applied_here(state, tx.revision)
         return
     async with state.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         revision = await current_revision(conn)
         record_revision(request.scope, revision)
         yield await _admitted(request, state, conn, raw_body, revision, body_first)
+
+
+async def _applied_here(state: AppState, revision: int) -> None:
+    """Read-your-writes (SPEC §2): answer a write once this instance's fact index has applied it.
+
+    The write is committed either way; past `ACL_MIN_REVISION_WAIT_MS` it is still answered.
+    """
+    with contextlib.suppress(ServiceUnavailable):
+        await state.index.wait_for_revision(revision, state.settings.min_revision_wait_ms)
 
 
 async def _admitted(
