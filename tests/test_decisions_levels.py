@@ -559,3 +559,25 @@ async def test_metrics_count_requests_and_decisions(
     assert f"acl_applied_revision {await current_revision(db_pool)}" in lines
     for name in ("acl_decision_cache_hits_total", "acl_fact_index_rows"):
         assert any(line.startswith(name + " ") for line in lines)
+
+
+async def test_levels_of_the_project_and_organization_types(
+    client: Client, db_pool: asyncpg.Pool, granted: World
+) -> None:
+    """§3.6 step 2: `project`, `organization` (and `plugin`) are answered with their default level,
+    for members and owners alike; §3.9 gives owners the highest level as their specific level."""
+    types = ["project", "organization", "plugin"]
+    answers = {}
+    for name in ("bob", "carol"):
+        body = {"user": str(granted[name].uuid), "project_id": 1, "resource_types": types}
+        answers[name] = (await decide(client, db_pool, "/v1/levels", body))["resource_types"]
+    assert [(t["type"], t["access_level"], t["effective_access_level"]) for t in answers["bob"]] == [
+        ("project", "admin", "admin"),
+        ("organization", "member", "member"),
+        ("plugin", "editor", "editor"),
+    ]
+    assert [(t["access_level"], t["specific_access_level"]) for t in answers["carol"]] == [
+        ("admin", "admin"),
+        ("member", "admin"),
+        ("editor", "manager"),
+    ]

@@ -373,8 +373,9 @@ class DecisionController(Controller):
             (valid_type(ref.type, f"resources__{i}__type"), _required_id(ref, f"resources__{i}__id"))
             for i, ref in enumerate(body.resources)
         ]
+        # §3.6 defines resource-wide levels for every type, `project` and `organization` included.
         for i, resource in enumerate(body.resource_types):
-            valid_type(resource, f"resource_types__{i}")
+            valid_type(resource, f"resource_types__{i}", SCOPE_OBJECTS)
         facts = await Facts.ready(app_state, body.min_revision)
         await facts.load([facts.organization_of(body.project_id)])
         record_revision(request.scope, facts.revision)
