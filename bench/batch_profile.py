@@ -42,8 +42,8 @@ STAGES = (
 )
 
 
-async def call(app: Any, path: str, body: bytes) -> None:
-    """One POST through the ASGI interface, as a server would make it."""
+async def call(app: Any, path: str, body: bytes, *, method: str = "POST", expect: int = 200) -> None:
+    """One request through the ASGI interface, as a server would make it."""
     received = False
 
     async def receive() -> dict[str, Any]:
@@ -61,13 +61,13 @@ async def call(app: Any, path: str, body: bytes) -> None:
             status = message["status"]
 
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
         "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
         "headers": [(b"authorization", f"Bearer {TOKEN}".encode()), (b"content-type", b"application/json")],
         "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {},
     }  # fmt: skip
     await app(scope, receive, send)
-    if status != 200:
+    if status != expect:
         raise RuntimeError(f"{path} answered {status}")
 
 
