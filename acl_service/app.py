@@ -41,6 +41,7 @@ from acl_service.api.state import AppState
 from acl_service.authz.engine import PolicyEngine
 from acl_service.authz.routes import RouteTable
 from acl_service.settings import Settings
+from acl_service.store.changelog import prune_periodically
 from acl_service.store.index import FactIndex
 from acl_service.store.pool import create_pool
 
@@ -49,6 +50,8 @@ logger = logging.getLogger(__name__)
 # Bounds startup when the database host silently drops packets; refused connections fail at once.
 CONNECT_TIMEOUT_SECONDS: Final = 5.0
 DOCS_ASSETS_PATH: Final = "/schema/assets"
+# Every worker prunes; the advisory lock in store.changelog lets one of them do it per round.
+CHANGELOG_PRUNE_INTERVAL_SECONDS: Final = 600.0
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -66,9 +69,15 @@ def create_app(settings: Settings) -> Litestar:
         await index.start()
         app.state.acl = AppState(settings=settings, pool=pool, engine=engine, routes=routes, index=index)
         app.state.acl.readiness_probes.append(index.readiness_reasons)
+        pruner = asyncio.create_task(
+            prune_periodically(pool, settings.changelog_retention, CHANGELOG_PRUNE_INTERVAL_SECONDS),
+            name="changelog-pruner",
+        )
         try:
             yield
         finally:
+            pruner.cancel()
+            await asyncio.gather(pruner, return_exceptions=True)
             await index.stop()
             await pool.close()
 

@@ -1,4 +1,4 @@
-"""`acl-service serve | migrate | version`.
+"""`acl-service serve | migrate | changelog prune | policy test | version`.
 
 Each subcommand is one `register_*` function (its arguments, `run=` its implementation) listed in
 `SUBCOMMANDS`. Settings are read from the environment once, by the subcommands that need them.
@@ -32,7 +32,15 @@ from acl_service.authz.engine import PolicyEngine, PolicyError
 from acl_service.authz.routes import RouteTable
 from acl_service.migrate import MigrationError, MigrationStatus, apply_migrations, migration_status
 from acl_service.policytest import run_policy_tests
-from acl_service.settings import PERSONAL_API_KEY_PREFIX, ServiceToken, Settings, SettingsError, load_settings
+from acl_service.settings import (
+    PERSONAL_API_KEY_PREFIX,
+    ChangelogRetention,
+    ServiceToken,
+    Settings,
+    SettingsError,
+    load_settings,
+)
+from acl_service.store.changelog import PruneResult, prune_changelog
 from acl_service.store.embedded import EmbeddedPostgres, EmbeddedPostgresError
 
 TOKEN_FILE_NAME: Final = "admin-token"
@@ -104,6 +112,40 @@ def register_migrate(subparsers: "argparse._SubParsersAction[argparse.ArgumentPa
         "--status", action="store_true", help="list applied and pending migrations, change nothing"
     )
     parser.set_defaults(run=run_migrate)
+
+
+# --- changelog -------------------------------------------------------------------------------
+
+
+async def prune_database(dsn: str, retention: ChangelogRetention) -> PruneResult:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await prune_changelog(conn, retention)
+    finally:
+        await conn.close()
+
+
+def run_changelog_prune(_: argparse.Namespace) -> int:
+    settings = load_settings(os.environ)
+    with database(settings) as dsn:
+        result = asyncio.run(prune_database(dsn, settings.changelog_retention))
+    if result.skipped:
+        print("another prune is running; nothing done")
+        return 0
+    print(
+        f"pruned {result.deleted_rows} changelog rows; history kept after revision {result.pruned_through}"
+        f" (ACL_CHANGELOG_RETENTION: {settings.changelog_retention.describe()})"
+    )
+    return 0
+
+
+def register_changelog(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = subparsers.add_parser("changelog", help="maintain the changelog decisions replay")
+    commands = parser.add_subparsers(dest="changelog_command", required=True)
+    prune = commands.add_parser(
+        "prune", help="delete changelog rows older than ACL_CHANGELOG_RETENTION (serve also does it)"
+    )
+    prune.set_defaults(run=run_changelog_prune)
 
 
 # --- serve -----------------------------------------------------------------------------------
@@ -298,6 +340,7 @@ SUBCOMMANDS: Final[list[Callable[["argparse._SubParsersAction[argparse.ArgumentP
     register_migrate,
     register_version,
     register_policy,
+    register_changelog,
 ]
 
 

@@ -33,6 +33,20 @@ class ServiceToken(msgspec.Struct, frozen=True):
     token: str
 
 
+class ChangelogRetention(msgspec.Struct, frozen=True):
+    """Keep the last `revisions` revisions, or the rows younger than `seconds` (exactly one is set)."""
+
+    revisions: int | None = None
+    seconds: int | None = None
+
+    def describe(self) -> str:
+        return f"{self.revisions} revisions" if self.revisions is not None else f"{self.seconds} s"
+
+
+DEFAULT_CHANGELOG_RETENTION = ChangelogRetention(seconds=7 * 24 * 3600)
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str | None
     data_dir: Path
@@ -44,6 +58,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     decision_cache_size: int = 100_000
     fact_index_max_rows: int = 1_000_000
     min_revision_wait_ms: int = 2000
+    changelog_retention: ChangelogRetention = DEFAULT_CHANGELOG_RETENTION
     log_level: LogLevel = "info"
 
 
@@ -105,6 +120,23 @@ def parse_log_level(name: str, raw: str) -> LogLevel:
     raise SettingsError(f"{name}: expected one of {', '.join(LOG_LEVELS)}, got {raw!r}")
 
 
+def parse_retention(name: str, raw: str) -> ChangelogRetention:
+    """A number of revisions (`100000`) or an age (`45s`, `30m`, `12h`, `7d`)."""
+    text = raw.strip().lower()
+    unit = DURATION_UNITS.get(text[-1:]) if text else None
+    if unit is None:
+        return ChangelogRetention(revisions=parse_int(name, text, 1))
+    try:
+        amount = int(text[:-1], 10)
+    except ValueError:
+        amount = 0
+    if amount < 1:
+        raise SettingsError(
+            f"{name}: expected a number of revisions or an age like 7d, 12h, 30m; got {raw!r}"
+        )
+    return ChangelogRetention(seconds=amount * unit)
+
+
 def parse_text(name: str, raw: str) -> str:
     if not raw.strip():
         raise SettingsError(f"{name}: must not be empty")
@@ -126,6 +158,7 @@ PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "ACL_DECISION_CACHE_SIZE": ("decision_cache_size", lambda name, raw: parse_int(name, raw, 0)),
     "ACL_FACT_INDEX_MAX_ROWS": ("fact_index_max_rows", lambda name, raw: parse_int(name, raw, 1)),
     "ACL_MIN_REVISION_WAIT_MS": ("min_revision_wait_ms", lambda name, raw: parse_int(name, raw, 0, 600_000)),
+    "ACL_CHANGELOG_RETENTION": ("changelog_retention", parse_retention),
     "ACL_LOG_LEVEL": ("log_level", parse_log_level),
 }
 

@@ -32,6 +32,7 @@ import msgspec
 
 from acl_service.domain import ApiKeyRef, OrganizationView, Project, UserRef
 from acl_service.errors import ServiceUnavailable
+from acl_service.store.changelog import pruned_through
 from acl_service.store.facts import Connection, load_organization_view
 from acl_service.store.writes import CHANGES_CHANNEL
 
@@ -463,16 +464,29 @@ class FactIndex:
         async with asyncio.timeout(CATCH_UP_TIMEOUT_SECONDS), self._snapshot() as (conn, target):
             if target <= self._applied:
                 return
-            rows = await conn.fetch(_CHANGES_QUERY, self._applied, target, REPLAY_ROW_LIMIT + 1)
-            if len(rows) > REPLAY_ROW_LIMIT:
-                logger.info("fact index: %d+ changes to replay; reloading everything", REPLAY_ROW_LIMIT)
+            if await pruned_through(conn) > self._applied:
+                # What this instance missed is no longer in the changelog: it cannot replay, and
+                # until it has reloaded it is unsure (decisions answer 503, never a stale allow).
+                logger.warning(
+                    "fact index: revisions after %d were pruned; reloading everything", self._applied
+                )
                 changes = None
+                self._current = False
             else:
-                changes = await self._read_changes(conn, target, rows)
+                changes = await self._read_changes_since_applied(conn, target)
         if changes is None:
             await self._load_everything()
+            self._current = self._connection is not None and not self._connection.is_closed()
             return
         self._apply(changes)
+
+    async def _read_changes_since_applied(self, conn: Connection, target: int) -> "_Changes | None":
+        """The changes in (applied, target], or None when reloading everything is cheaper."""
+        rows = await conn.fetch(_CHANGES_QUERY, self._applied, target, REPLAY_ROW_LIMIT + 1)
+        if len(rows) > REPLAY_ROW_LIMIT:
+            logger.info("fact index: %d+ changes to replay; reloading everything", REPLAY_ROW_LIMIT)
+            return None
+        return await self._read_changes(conn, target, rows)
 
     async def _read_changes(self, conn: Connection, target: int, rows: list[asyncpg.Record]) -> _Changes:
         organizations: set[UUID] = set()
