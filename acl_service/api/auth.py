@@ -5,25 +5,19 @@ match nor its position leaks through timing. A personal API key is looked up by 
 digest; the value itself is never stored.
 """
 
-import hashlib
 import hmac
 from typing import Final
 from uuid import UUID
 
 from litestar.datastructures import Headers
 
-from acl_service.domain import SYSTEM_CALLER, Caller, UserRef
+from acl_service.domain import SYSTEM_CALLER, Caller, UserRef, secure_value
 from acl_service.errors import AuthenticationFailed, InvalidInput, NotAuthenticated, PermissionDenied
 from acl_service.settings import PERSONAL_API_KEY_PREFIX, ServiceToken
 from acl_service.store.facts import Connection, load_key, load_user_by_id, load_user_by_uuid
 
 ACTING_USER_HEADER: Final = "X-Acting-User"
 INVALID_KEY: Final = "Personal API key found in request Authorization header is invalid."
-
-
-def secure_value(key_value: str) -> str:
-    """How a personal API key is stored and looked up: never the value itself."""
-    return "sha256$" + hashlib.sha256(key_value.encode()).hexdigest()
 
 
 def bearer_token(headers: Headers) -> str | None:

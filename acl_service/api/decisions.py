@@ -18,16 +18,13 @@ from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from msgspec import Meta
 
-from acl_service.api.auth import authenticate_decision, secure_value
+from acl_service.api.auth import authenticate_decision
 from acl_service.api.bodies import MAX_BATCH, NonNegativeInt, PositiveId, decode_body, text
 from acl_service.api.metrics import metrics_of
 from acl_service.api.revision import record_revision
 from acl_service.api.state import AppState
 from acl_service.authz.decisions import (
-    ANONYMOUS,
     CHECK_TYPES,
-    INVALID_KEY,
-    INVALID_USER,
     PROJECT,
     PROJECT_NOT_FOUND,
     CheckAction,
@@ -50,18 +47,14 @@ from acl_service.authz.decisions import (
 )
 from acl_service.authz.evaluator import AccessEvaluator, SubjectAccess
 from acl_service.authz.pipeline import targets
+from acl_service.authz.request_facts import USER_NOT_FOUND, RequestFacts
 from acl_service.authz.routes import RESOURCE_ID, RouteMatch
-from acl_service.domain import SCOPE_OBJECTS, Caller, OrganizationView, Project
+from acl_service.domain import SCOPE_OBJECTS, OrganizationView, Project
 from acl_service.errors import InvalidInput, NotFound
-from acl_service.store.index import FactIndex
 
 DECIDER_KEY: Final = "acl_decider"
 MAX_BIGINT: Final = 2**63 - 1
-USER_NOT_FOUND: Final = "User not found."
 ORGANIZATION_NOT_FOUND: Final = "Organization not found."
-# Consistency: organizations are loaded (awaiting) before deciding; if the applied revision moved
-# meanwhile, the already-loaded views are fetched again, which no longer awaits.
-LOAD_ATTEMPTS: Final = 3
 
 Action = Literal["read", "write", "delete", "create", "manage_access", "restrict"]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -254,69 +247,6 @@ def decider_of(state: State, app_state: AppState) -> Decider:
     return found
 
 
-class Facts:
-    """The fact index as one request sees it: current, past `min_revision`, organizations loaded."""
-
-    def __init__(self, index: FactIndex) -> None:
-        self.index = index
-        self.views: dict[UUID, OrganizationView | None] = {}
-        self.revision = index.applied_revision
-
-    @classmethod
-    async def ready(cls, app_state: AppState, min_revision: int | None) -> "Facts":
-        index = app_state.index
-        index.ensure_current()
-        if min_revision is not None:
-            await index.wait_for_revision(min_revision, app_state.settings.min_revision_wait_ms)
-        return cls(index)
-
-    async def load(self, organization_ids: Iterable[UUID | None]) -> int:
-        """Load every organization named, all at one applied revision; returns that revision."""
-        wanted = {organization for organization in organization_ids if organization is not None}
-        for _ in range(LOAD_ATTEMPTS):
-            before = self.index.applied_revision
-            for organization in wanted:
-                self.views[organization] = await self.index.organization(organization)
-            if self.index.applied_revision == before:
-                break
-        self.index.ensure_current()  # the listener may have dropped while we awaited a load
-        self.revision = self.index.applied_revision
-        return self.revision
-
-    def organization_of(self, project_id: int | None) -> UUID | None:
-        project = self.index.project(project_id) if project_id is not None else None
-        return project.organization_id if project is not None else None
-
-    def view_of_project(self, project_id: int) -> OrganizationView | None:
-        organization = self.organization_of(project_id)
-        view = self.views.get(organization) if organization is not None else None
-        return view if view is not None and project_id in view.projects else None
-
-    def subject(self, user: UUID | None, api_key: str | None) -> Subject:
-        if user is not None:
-            found = self.index.user_by_uuid(user)
-            return Subject(Caller("user", found)) if found is not None and found.is_active else INVALID_USER
-        if api_key is None:
-            return ANONYMOUS
-        key = self.index.key_by_secure_value(secure_value(api_key))
-        owner = self.index.user_by_id(key.user_id) if key is not None else None
-        if key is None or owner is None or not owner.is_active:
-            return INVALID_KEY
-        return Subject(Caller("key", owner, key))
-
-    def evaluator_for_user(
-        self, user: UUID, project_id: int, decider: Decider
-    ) -> tuple[AccessEvaluator, int]:
-        """/v1/levels and /v1/filter: HTTP 404 for an unknown user or project."""
-        found = self.index.user_by_uuid(user)
-        if found is None or not found.is_active:
-            raise NotFound(USER_NOT_FOUND, attr="user")
-        view = self.view_of_project(project_id)
-        if view is None:
-            raise NotFound(PROJECT_NOT_FOUND)
-        return AccessEvaluator(decider.engine, view, view.users), found.id
-
-
 # -- controllers ----------------------------------------------------------------------------------------
 
 
@@ -330,7 +260,9 @@ class DecisionController(Controller):
         app_state, decider = _begin(request)
         body = decode_body(await request.body(), CheckRequest)
         target, action = check_target(decider, body, "")
-        facts = await Facts.ready(app_state, body.min_revision)
+        facts = await RequestFacts.ready(
+            app_state.index, body.min_revision, app_state.settings.min_revision_wait_ms
+        )
         await facts.load([facts.organization_of(body.project_id)])
         record_revision(request.scope, facts.revision)
         result = decider.check(
@@ -347,7 +279,9 @@ class DecisionController(Controller):
         app_state, decider = _begin(request)
         body = decode_body(await request.body(), BatchRequest)
         planned = [check_target(decider, item, f"checks__{i}__") for i, item in enumerate(body.checks)]
-        facts = await Facts.ready(app_state, body.min_revision)
+        facts = await RequestFacts.ready(
+            app_state.index, body.min_revision, app_state.settings.min_revision_wait_ms
+        )
         await facts.load({facts.organization_of(item.project_id) for item in body.checks})
         record_revision(request.scope, facts.revision)
         # From here on nothing awaits: every item is decided on the same facts.
@@ -376,7 +310,9 @@ class DecisionController(Controller):
         # §3.6 defines resource-wide levels for every type, `project` and `organization` included.
         for i, resource in enumerate(body.resource_types):
             valid_type(resource, f"resource_types__{i}", SCOPE_OBJECTS)
-        facts = await Facts.ready(app_state, body.min_revision)
+        facts = await RequestFacts.ready(
+            app_state.index, body.min_revision, app_state.settings.min_revision_wait_ms
+        )
         await facts.load([facts.organization_of(body.project_id)])
         record_revision(request.scope, facts.revision)
         evaluator, user_id = facts.evaluator_for_user(body.user, body.project_id, decider)
@@ -402,7 +338,9 @@ class DecisionController(Controller):
             raise InvalidInput(
                 "Provide at most one of authorization, user.", code="invalid", attr="authorization"
             )
-        facts = await Facts.ready(app_state, body.min_revision)
+        facts = await RequestFacts.ready(
+            app_state.index, body.min_revision, app_state.settings.min_revision_wait_ms
+        )
         matched = decider.match_request(body.method, body.path)
         if isinstance(matched, RouteMatch):
             project_id, organization_id = targets(matched, body.body)
@@ -431,7 +369,9 @@ class DecisionController(Controller):
             raise InvalidInput("This field is required.", code="required", attr="project_id")
         if resource == PROJECT and body.project_id is None and body.organization_id is None:
             raise InvalidInput("This field is required.", code="required", attr="organization_id")
-        facts = await Facts.ready(app_state, body.min_revision)
+        facts = await RequestFacts.ready(
+            app_state.index, body.min_revision, app_state.settings.min_revision_wait_ms
+        )
         organization = body.organization_id
         if body.project_id is not None:
             # The project decides the organization; one named besides it must be the same.
@@ -475,7 +415,9 @@ class DecisionController(Controller):
         if resource_id is not None:
             valid_id(resource_id, "resource_id")
         min_revision = query_int(request, "min_revision", 0, required=False)
-        facts = await Facts.ready(app_state, min_revision)
+        facts = await RequestFacts.ready(
+            app_state.index, min_revision, app_state.settings.min_revision_wait_ms
+        )
         await facts.load([facts.organization_of(project_id)])
         record_revision(request.scope, facts.revision)
         view = facts.view_of_project(project_id)
@@ -487,6 +429,10 @@ class DecisionController(Controller):
             raise NotFound()
         _count(request, "subjects", (), started)
         return SubjectsResponse(found, len(found), facts.revision)
+
+
+async def _ready_facts(app_state: AppState, min_revision: int | None) -> RequestFacts:
+    return await RequestFacts.ready(app_state.index, min_revision, app_state.settings.min_revision_wait_ms)
 
 
 def _begin(request: Request[Any, Any, State]) -> tuple[AppState, Decider]:

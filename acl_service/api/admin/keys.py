@@ -18,10 +18,9 @@ from litestar.datastructures import State
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from acl_service.api.admin.context import AdminRequest, admin_request
-from acl_service.api.auth import secure_value
 from acl_service.api.bodies import Label
 from acl_service.authz.evaluator import AccessEvaluator
-from acl_service.domain import SCOPE_OBJECTS, UserRef
+from acl_service.domain import SCOPE_OBJECTS, UserRef, secure_value
 from acl_service.errors import InvalidInput, NotFound
 from acl_service.settings import PERSONAL_API_KEY_PREFIX
 from acl_service.store import keys as store
