@@ -115,3 +115,44 @@ async def test_deep_nesting_is_a_parse_error(
     response = await client.request(method, path, content=body, headers=headers)
     assert response.status_code == 400
     assert response.json() == parse_error("JSON parse error - nested too deeply")
+
+
+MAX_ID = 2**63 - 1
+
+
+async def test_a_project_with_the_largest_id_leaves_no_id_to_assign(
+    client: AsyncTestClient[Litestar], seed: Seed
+) -> None:
+    world = await seed.spec_world()
+    organization = str(world.organization)
+    taken = await client.post(
+        "/api/projects/",
+        json={"organization": organization, "name": "Last", "id": MAX_ID},
+        headers=admin_headers(),
+    )
+    assert (taken.status_code, taken.json()["id"]) == (201, MAX_ID)
+    response = await client.post(
+        "/api/projects/", json={"organization": organization, "name": "Next"}, headers=admin_headers()
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "type": "validation_error",
+        "code": "invalid_input",
+        "detail": "No project id is left to assign.",
+        "attr": "id",
+    }
+
+
+async def test_a_user_with_the_largest_id_leaves_no_id_to_assign(client: AsyncTestClient[Litestar]) -> None:
+    taken = await client.put(
+        f"/api/users/{uuid.uuid4()}/", json={"email": "a@x", "id": MAX_ID}, headers=admin_headers()
+    )
+    assert taken.status_code == 201
+    response = await client.put(f"/api/users/{uuid.uuid4()}/", json={"email": "b@x"}, headers=admin_headers())
+    assert response.status_code == 400
+    assert response.json() == {
+        "type": "validation_error",
+        "code": "invalid_input",
+        "detail": "No user id is left to assign.",
+        "attr": "id",
+    }

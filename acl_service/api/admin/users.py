@@ -63,6 +63,8 @@ class UsersController(Controller):
                 )
             if existing is None:
                 user_id = fields.pop("id", None) or await store.next_user_id(admin.conn)
+                if user_id is None:
+                    raise InvalidInput("No user id is left to assign.", attr="id")
                 record = await store.insert_user(admin.conn, target, user_id, fields)
                 return Response(user(record), status_code=HTTP_201_CREATED)
             return Response(user(await store.update_user(admin.conn, target, fields)))
