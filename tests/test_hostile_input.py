@@ -6,6 +6,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from acl_service.api.admin.users import MAX_HEDGEHOG_CONFIG_BYTES
 from tests.fixtures.app import admin_headers, check_headers
 from tests.fixtures.seed import Seed
 
@@ -155,4 +156,28 @@ async def test_a_user_with_the_largest_id_leaves_no_id_to_assign(client: AsyncTe
         "code": "invalid_input",
         "detail": "No user id is left to assign.",
         "attr": "id",
+    }
+
+
+async def test_hedgehog_config_is_bounded_by_its_encoded_size(client: AsyncTestClient[Litestar]) -> None:
+    # {"k":"…"} is 8 bytes around the string.
+    at_bound = {"k": "x" * (MAX_HEDGEHOG_CONFIG_BYTES - 8)}
+    past_bound = {"k": "x" * 15_000_000}
+    accepted = await client.put(
+        f"/api/users/{uuid.uuid4()}/",
+        json={"email": "a@x", "hedgehog_config": at_bound},
+        headers=admin_headers(),
+    )
+    refused = await client.put(
+        f"/api/users/{uuid.uuid4()}/",
+        json={"email": "b@x", "hedgehog_config": past_bound},
+        headers=admin_headers(),
+    )
+    assert (accepted.status_code, accepted.json()["hedgehog_config"]) == (201, at_bound)
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "type": "validation_error",
+        "code": "max_length",
+        "detail": f"Ensure this field has no more than {MAX_HEDGEHOG_CONFIG_BYTES} bytes of JSON.",
+        "attr": "hedgehog_config",
     }
