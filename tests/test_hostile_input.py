@@ -1,12 +1,13 @@
 """Hostile requests from issue 14 get a 400 or 404 envelope over HTTP, never a 500."""
 
 import uuid
+from typing import Any
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from acl_service.api.admin.users import MAX_HEDGEHOG_CONFIG_BYTES
+from acl_service.api.bodies import MAX_STORED_JSON_BYTES, MAX_STORED_JSON_DEPTH
 from tests.fixtures.app import admin_headers, check_headers
 from tests.fixtures.seed import Seed
 
@@ -161,7 +162,7 @@ async def test_a_user_with_the_largest_id_leaves_no_id_to_assign(client: AsyncTe
 
 async def test_hedgehog_config_is_bounded_by_its_encoded_size(client: AsyncTestClient[Litestar]) -> None:
     # {"k":"…"} is 8 bytes around the string.
-    at_bound = {"k": "x" * (MAX_HEDGEHOG_CONFIG_BYTES - 8)}
+    at_bound = {"k": "x" * (MAX_STORED_JSON_BYTES - 8)}
     past_bound = {"k": "x" * 15_000_000}
     accepted = await client.put(
         f"/api/users/{uuid.uuid4()}/",
@@ -178,6 +179,35 @@ async def test_hedgehog_config_is_bounded_by_its_encoded_size(client: AsyncTestC
     assert refused.json() == {
         "type": "validation_error",
         "code": "max_length",
-        "detail": f"Ensure this field has no more than {MAX_HEDGEHOG_CONFIG_BYTES} bytes of JSON.",
+        "detail": f"Ensure this field has no more than {MAX_STORED_JSON_BYTES} bytes of JSON.",
+        "attr": "hedgehog_config",
+    }
+
+
+def config_nested(depth: int) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        config = {"a": config}
+    return config
+
+
+async def test_hedgehog_config_is_bounded_in_depth(client: AsyncTestClient[Litestar]) -> None:
+    at_bound, past_bound = config_nested(MAX_STORED_JSON_DEPTH), config_nested(MAX_STORED_JSON_DEPTH + 1)
+    accepted = await client.put(
+        f"/api/users/{uuid.uuid4()}/",
+        json={"email": "a@x", "hedgehog_config": at_bound},
+        headers=admin_headers(),
+    )
+    refused = await client.put(
+        f"/api/users/{uuid.uuid4()}/",
+        json={"email": "b@x", "hedgehog_config": past_bound},
+        headers=admin_headers(),
+    )
+    assert (accepted.status_code, accepted.json()["hedgehog_config"]) == (201, at_bound)
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "type": "validation_error",
+        "code": "max_depth",
+        "detail": f"Ensure this field is nested no more than {MAX_STORED_JSON_DEPTH} levels deep.",
         "attr": "hedgehog_config",
     }

@@ -25,6 +25,10 @@ T = TypeVar("T")
 
 MAX_BIGINT: Final = 2**63 - 1
 MAX_BATCH: Final = 10_000
+# Bounds of a free-form JSON field stored as sent (hedgehog_config): its encoded size, which (unlike
+# a key count) also bounds long strings, and its nesting depth.
+MAX_STORED_JSON_BYTES: Final = 64 * 1024
+MAX_STORED_JSON_DEPTH: Final = 64
 NUL_ESCAPE: Final = b"\\u0000"
 # msgspec reports a high surrogate escape without its low half (`"\ud800"`) as truncated input.
 UNPAIRED_SURROGATE: Final = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])")
@@ -83,6 +87,32 @@ def decode_body(raw: bytes, body_type: type[T]) -> T:
     if NUL_ESCAPE in raw:
         reject_nul_characters(value, [])
     return value
+
+
+def check_stored_json(value: dict[str, Any], attr: str) -> None:
+    """Refuse a free-form JSON object past MAX_STORED_JSON_BYTES or MAX_STORED_JSON_DEPTH."""
+    if len(msgspec.json.encode(value)) > MAX_STORED_JSON_BYTES:
+        raise InvalidInput(
+            f"Ensure this field has no more than {MAX_STORED_JSON_BYTES} bytes of JSON.",
+            code="max_length",
+            attr=attr,
+        )
+    depth = 0
+    level: list[Any] = [value]
+    while level:
+        depth += 1
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, dict | list)
+        ]
+    if depth > MAX_STORED_JSON_DEPTH:
+        raise InvalidInput(
+            f"Ensure this field is nested no more than {MAX_STORED_JSON_DEPTH} levels deep.",
+            code="max_depth",
+            attr=attr,
+        )
 
 
 def decode_untyped(raw: bytes) -> Any:

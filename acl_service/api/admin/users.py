@@ -1,6 +1,6 @@
 """SPEC §5.3.1: the users directory, synced by system calls, and `/api/users/@me/`."""
 
-from typing import Annotated, Any, Final
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -10,17 +10,12 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 
 from acl_service.api.admin.context import admin_request
 from acl_service.api.admin.representations import UserBasic
-from acl_service.api.bodies import Email, PersonName, PositiveId, text
+from acl_service.api.bodies import Email, PersonName, PositiveId, check_stored_json, text
 from acl_service.errors import InvalidInput, NotFound
 from acl_service.store import users as store
 
 UNSET = msgspec.UNSET
 Unset = msgspec.UnsetType
-
-
-# hedgehog_config is free-form JSON stored as it came: bounded by its encoded size, which (unlike a
-# key count) also bounds long strings and deep values.
-MAX_HEDGEHOG_CONFIG_BYTES: Final = 64 * 1024
 
 
 class UserBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -51,14 +46,8 @@ class UsersController(Controller):
     async def put_user(self, request: Request[Any, Any, State]) -> Response[User]:
         async with admin_request(request, write=True) as admin:
             body = admin.body(UserBody)
-            if isinstance(body.hedgehog_config, dict) and (
-                len(msgspec.json.encode(body.hedgehog_config)) > MAX_HEDGEHOG_CONFIG_BYTES
-            ):
-                raise InvalidInput(
-                    f"Ensure this field has no more than {MAX_HEDGEHOG_CONFIG_BYTES} bytes of JSON.",
-                    code="max_length",
-                    attr="hedgehog_config",
-                )
+            if isinstance(body.hedgehog_config, dict):
+                check_stored_json(body.hedgehog_config, "hedgehog_config")
             target = admin.param("uuid")
             fields = {k: v for k, v in msgspec.structs.asdict(body).items() if v is not UNSET and k != "uuid"}
             existing = await store.get_user(admin.conn, target)
