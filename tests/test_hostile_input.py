@@ -14,8 +14,12 @@ from tests.fixtures.seed import Seed
 USER = "0b5a3f9e-2c4d-4f6a-8b1c-9d8e7f6a5b4c"
 
 
+def validation_error(code: str, detail: str, attr: str | None = None) -> dict[str, object]:
+    return {"type": "validation_error", "code": code, "detail": detail, "attr": attr}
+
+
 def parse_error(detail: str) -> dict[str, object]:
-    return {"type": "validation_error", "code": "parse_error", "detail": detail, "attr": None}
+    return validation_error("parse_error", detail)
 
 
 @pytest.mark.parametrize(
@@ -32,24 +36,14 @@ async def test_an_encoded_question_mark_is_part_of_the_path_parameter(
 ) -> None:
     response = await client.request(method, path, headers=admin_headers(), json={})
     assert response.status_code == 400
-    assert response.json() == {
-        "type": "validation_error",
-        "code": "invalid",
-        "detail": "A valid integer is required.",
-        "attr": "project_id",
-    }
+    assert response.json() == validation_error("invalid", "A valid integer is required.", "project_id")
 
 
 async def test_a_number_past_float_range_is_not_a_valid_integer(client: AsyncTestClient[Litestar]) -> None:
     body = f'{{"user": "{USER}", "project_id": 1e400, "action": "read"}}'.encode()
     response = await client.post("/v1/check", content=body, headers=check_headers())
     assert response.status_code == 400
-    assert response.json() == {
-        "type": "validation_error",
-        "code": "invalid",
-        "detail": "A valid integer is required.",
-        "attr": "project_id",
-    }
+    assert response.json() == validation_error("invalid", "A valid integer is required.", "project_id")
 
 
 @pytest.mark.parametrize(
@@ -137,12 +131,7 @@ async def test_a_project_with_the_largest_id_leaves_no_id_to_assign(
         "/api/projects/", json={"organization": organization, "name": "Next"}, headers=admin_headers()
     )
     assert response.status_code == 400
-    assert response.json() == {
-        "type": "validation_error",
-        "code": "invalid_input",
-        "detail": "No project id is left to assign.",
-        "attr": "id",
-    }
+    assert response.json() == validation_error("invalid_input", "No project id is left to assign.", "id")
 
 
 async def test_a_user_with_the_largest_id_leaves_no_id_to_assign(client: AsyncTestClient[Litestar]) -> None:
@@ -152,36 +141,7 @@ async def test_a_user_with_the_largest_id_leaves_no_id_to_assign(client: AsyncTe
     assert taken.status_code == 201
     response = await client.put(f"/api/users/{uuid.uuid4()}/", json={"email": "b@x"}, headers=admin_headers())
     assert response.status_code == 400
-    assert response.json() == {
-        "type": "validation_error",
-        "code": "invalid_input",
-        "detail": "No user id is left to assign.",
-        "attr": "id",
-    }
-
-
-async def test_hedgehog_config_is_bounded_by_its_encoded_size(client: AsyncTestClient[Litestar]) -> None:
-    # {"k":"…"} is 8 bytes around the string.
-    at_bound = {"k": "x" * (MAX_STORED_JSON_BYTES - 8)}
-    past_bound = {"k": "x" * 15_000_000}
-    accepted = await client.put(
-        f"/api/users/{uuid.uuid4()}/",
-        json={"email": "a@x", "hedgehog_config": at_bound},
-        headers=admin_headers(),
-    )
-    refused = await client.put(
-        f"/api/users/{uuid.uuid4()}/",
-        json={"email": "b@x", "hedgehog_config": past_bound},
-        headers=admin_headers(),
-    )
-    assert (accepted.status_code, accepted.json()["hedgehog_config"]) == (201, at_bound)
-    assert refused.status_code == 400
-    assert refused.json() == {
-        "type": "validation_error",
-        "code": "max_length",
-        "detail": f"Ensure this field has no more than {MAX_STORED_JSON_BYTES} bytes of JSON.",
-        "attr": "hedgehog_config",
-    }
+    assert response.json() == validation_error("invalid_input", "No user id is left to assign.", "id")
 
 
 def config_nested(depth: int) -> dict[str, Any]:
@@ -191,8 +151,32 @@ def config_nested(depth: int) -> dict[str, Any]:
     return config
 
 
-async def test_hedgehog_config_is_bounded_in_depth(client: AsyncTestClient[Litestar]) -> None:
-    at_bound, past_bound = config_nested(MAX_STORED_JSON_DEPTH), config_nested(MAX_STORED_JSON_DEPTH + 1)
+@pytest.mark.parametrize(
+    ("at_bound", "past_bound", "code", "detail"),
+    [
+        (
+            # {"k":"…"} is 8 bytes around the string.
+            {"k": "x" * (MAX_STORED_JSON_BYTES - 8)},
+            {"k": "x" * 15_000_000},
+            "max_length",
+            f"Ensure this field has no more than {MAX_STORED_JSON_BYTES} bytes of JSON.",
+        ),
+        (
+            config_nested(MAX_STORED_JSON_DEPTH),
+            config_nested(MAX_STORED_JSON_DEPTH + 1),
+            "max_depth",
+            f"Ensure this field is nested no more than {MAX_STORED_JSON_DEPTH} levels deep.",
+        ),
+    ],
+    ids=["size", "depth"],
+)
+async def test_hedgehog_config_is_bounded(
+    client: AsyncTestClient[Litestar],
+    at_bound: dict[str, Any],
+    past_bound: dict[str, Any],
+    code: str,
+    detail: str,
+) -> None:
     accepted = await client.put(
         f"/api/users/{uuid.uuid4()}/",
         json={"email": "a@x", "hedgehog_config": at_bound},
@@ -207,7 +191,7 @@ async def test_hedgehog_config_is_bounded_in_depth(client: AsyncTestClient[Lites
     assert refused.status_code == 400
     assert refused.json() == {
         "type": "validation_error",
-        "code": "max_depth",
-        "detail": f"Ensure this field is nested no more than {MAX_STORED_JSON_DEPTH} levels deep.",
+        "code": code,
+        "detail": detail,
         "attr": "hedgehog_config",
     }
