@@ -25,7 +25,15 @@ T = TypeVar("T")
 
 MAX_BIGINT: Final = 2**63 - 1
 MAX_BATCH: Final = 10_000
+# Bounds of a free-form JSON field stored as sent (hedgehog_config): its encoded size, which (unlike
+# a key count) also bounds long strings, and its nesting depth.
+MAX_STORED_JSON_BYTES: Final = 64 * 1024
+MAX_STORED_JSON_DEPTH: Final = 64
 NUL_ESCAPE: Final = b"\\u0000"
+# msgspec reports a high surrogate escape without its low half (`"\ud800"`) as truncated input.
+UNPAIRED_SURROGATE: Final = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])")
+# Numbers past float range read as infinity, so the typed decode's error can be worded.
+UNTYPED_DECODER: Final = msgspec.json.Decoder(float_hook=float)
 
 
 def text(max_length: int, *, allow_blank: bool = False) -> Meta:
@@ -74,11 +82,57 @@ def decode_body(raw: bytes, body_type: type[T]) -> T:
         value = msgspec.json.decode(raw, type=body_type, strict=True)
     except msgspec.ValidationError as error:
         raise translate_validation_error(str(error), raw, body_type) from None
-    except msgspec.DecodeError as error:
-        raise InvalidInput(f"JSON parse error - {error}", code="parse_error") from None
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as error:
+        raise parse_error(error, raw) from None
     if NUL_ESCAPE in raw:
         reject_nul_characters(value, [])
     return value
+
+
+def check_stored_json(value: dict[str, Any], attr: str) -> None:
+    """Refuse a free-form JSON object past MAX_STORED_JSON_BYTES or MAX_STORED_JSON_DEPTH."""
+    if len(msgspec.json.encode(value)) > MAX_STORED_JSON_BYTES:
+        raise InvalidInput(
+            f"Ensure this field has no more than {MAX_STORED_JSON_BYTES} bytes of JSON.",
+            code="max_length",
+            attr=attr,
+        )
+    depth = 0
+    level: list[Any] = [value]
+    while level:
+        depth += 1
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, dict | list)
+        ]
+    if depth > MAX_STORED_JSON_DEPTH:
+        raise InvalidInput(
+            f"Ensure this field is nested no more than {MAX_STORED_JSON_DEPTH} levels deep.",
+            code="max_depth",
+            attr=attr,
+        )
+
+
+def decode_untyped(raw: bytes) -> Any:
+    """The body as plain JSON values; a body that is not JSON is the same 400 as in `decode_body`."""
+    try:
+        return UNTYPED_DECODER.decode(raw)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as error:
+        raise parse_error(error, raw) from None
+
+
+def parse_error(error: Exception, raw: bytes) -> InvalidInput:
+    if isinstance(error, UnicodeDecodeError):
+        reason = "invalid UTF-8"
+    elif isinstance(error, RecursionError):
+        reason = "nested too deeply"
+    elif "surrogate" in str(error) or ("truncated" in str(error) and UNPAIRED_SURROGATE.search(raw)):
+        reason = "invalid unicode escape"
+    else:
+        reason = str(error)
+    return InvalidInput(f"JSON parse error - {reason}", code="parse_error")
 
 
 def field_path(segments: list[PathSegment]) -> str | None:
@@ -176,7 +230,7 @@ def translate_validation_error(message: str, raw: bytes, body_type: Any) -> Inva
     for segment in segments:
         declared = descend(declared, segment)
     target = unwrap(declared)
-    value = value_at(msgspec.json.decode(raw), segments)
+    value = value_at(decode_untyped(raw), segments)
     attr = field_path(segments)
     lower, upper = LOWER_BOUND.match(problem), UPPER_BOUND.match(problem)
 

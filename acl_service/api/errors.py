@@ -8,6 +8,7 @@ body too large) and anything unexpected all leave the service as
 import logging
 from typing import Any, Final
 
+import asyncpg
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import (
@@ -88,6 +89,24 @@ def http_exception_response(request: Request[Any, Any, Any], error: Exception) -
     return service_error_response(request, domain_error)
 
 
+# What asyncpg raises while PostgreSQL is unreachable, restarting or has dropped the connection.
+DATABASE_UNAVAILABLE: Final[tuple[type[Exception], ...]] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+)
+
+
+def database_unavailable_response(
+    request: Request[Any, Any, Any], error: Exception
+) -> Response[ErrorEnvelope]:
+    # No write was accepted (its transaction did not commit): the client retries after a second.
+    logger.warning("database unavailable on %s %s: %r", request.method, request.url.path, error)
+    return service_error_response(request, errors.ServiceUnavailable("The database is unavailable."))
+
+
 def unexpected_error_response(request: Request[Any, Any, Any], error: Exception) -> Response[ErrorEnvelope]:
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return error_response(HTTP_500_INTERNAL_SERVER_ERROR, SERVER_ERROR)
@@ -96,5 +115,6 @@ def unexpected_error_response(request: Request[Any, Any, Any], error: Exception)
 EXCEPTION_HANDLERS: Final[ExceptionHandlersMap] = {
     errors.ServiceError: service_error_response,
     HTTPException: http_exception_response,
+    **{error_class: database_unavailable_response for error_class in DATABASE_UNAVAILABLE},
     Exception: unexpected_error_response,
 }

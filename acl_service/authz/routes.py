@@ -121,7 +121,8 @@ class RouteTable:
     def match(self, method: str, path: str, query: Mapping[str, str] | None = None) -> RouteMatch:
         """The route of a request, its validated parameters, and its scope object when known."""
         raw: dict[str, str] = {}
-        node = self._find(self._root, _split(path.split("?", 1)[0]), raw)
+        # `path` is already decoded and without its query: a `?` in it came from a `%3F`.
+        node = self._find(self._root, _split(path), raw)
         if node is None or not node.routes:
             raise NotFound()
         route = node.routes.get(method.upper())

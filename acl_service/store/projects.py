@@ -7,6 +7,7 @@ from uuid import UUID
 import asyncpg
 
 from acl_service.store.facts import Connection
+from acl_service.store.objects import MAX_BIGINT
 
 PROJECT_COLUMNS: Final = "p.id, p.organization_id, p.name, p.access_control, p.created_at, p.updated_at"
 EXPLICIT_COLUMNS: Final = (
@@ -54,15 +55,21 @@ async def project_id_taken(conn: Connection, project_id: int) -> bool:
     return taken
 
 
+async def next_project_id(conn: Connection) -> int | None:
+    """An id above every project's (None when bigint has no room left)."""
+    # Writers hold the revision row lock, so an assigned id cannot be taken meanwhile.
+    next_id: int = await conn.fetchval("SELECT coalesce(max(id)::numeric, 0) + 1 FROM projects")
+    return int(next_id) if next_id <= MAX_BIGINT else None
+
+
 async def insert_project(
-    conn: Connection, project_id: int | None, organization_id: UUID, name: str, access_control: bool
+    conn: Connection, project_id: int, organization_id: UUID, name: str, access_control: bool
 ) -> int | None:
     """The new project's id; None when the id is taken (a concurrent create won)."""
-    # Writers hold the revision row lock, so an assigned id cannot be taken meanwhile.
     created: int | None = await conn.fetchval(
         """
         INSERT INTO projects (id, organization_id, name, access_control)
-        VALUES (coalesce($1, (SELECT coalesce(max(id), 0) + 1 FROM projects)), $2, $3, $4)
+        VALUES ($1, $2, $3, $4)
         ON CONFLICT (id) DO NOTHING
         RETURNING id
         """,

@@ -6,6 +6,7 @@ from uuid import UUID
 import asyncpg
 
 from acl_service.store.facts import Connection
+from acl_service.store.objects import MAX_BIGINT
 
 USER_COLUMNS: Final = (
     "id, uuid, distinct_id, first_name, last_name, email, is_email_verified, hedgehog_config, is_active"
@@ -30,10 +31,11 @@ async def distinct_id_owner(conn: Connection, distinct_id: str) -> UUID | None:
     return owner
 
 
-async def next_user_id(conn: Connection) -> int:
+async def next_user_id(conn: Connection) -> int | None:
+    """An id above every user's (None when bigint has no room left)."""
     # Writers hold the revision row lock, so no other write can take the same id meanwhile.
-    next_id: int = await conn.fetchval("SELECT coalesce(max(id), 0) + 1 FROM users")
-    return next_id
+    next_id: int = await conn.fetchval("SELECT coalesce(max(id)::numeric, 0) + 1 FROM users")
+    return int(next_id) if next_id <= MAX_BIGINT else None
 
 
 async def insert_user(

@@ -19,7 +19,7 @@ from litestar import Request
 from litestar.datastructures import State
 
 from acl_service.api.auth import authenticate_admin
-from acl_service.api.bodies import decode_body
+from acl_service.api.bodies import decode_body, decode_untyped
 from acl_service.api.revision import record_revision
 from acl_service.api.state import AppState
 from acl_service.authz.evaluator import AccessEvaluator
@@ -131,8 +131,8 @@ async def load_scope(conn: Connection, match: RouteMatch, body: Mapping[str, Any
 def _body_for_targets(raw: bytes) -> Mapping[str, Any] | None:
     """An untyped read of the body, for routes whose target is named in it (POST /api/projects/)."""
     try:
-        value = msgspec.json.decode(raw) if raw.strip() else None
-    except msgspec.DecodeError:
+        value = decode_untyped(raw) if raw.strip() else None
+    except InvalidInput:
         return None
     return value if isinstance(value, dict) else None
 

@@ -191,9 +191,12 @@ class ProjectsController(Controller):
     async def create(self, request: Request[Any, Any, State]) -> ProjectOut:
         async with admin_request(request, write=True, body_first=validate_new_project) as admin:
             body = admin.body(ProjectCreate)
+            project_id = body.id if isinstance(body.id, int) else await store.next_project_id(admin.conn)
+            if project_id is None:
+                raise InvalidInput("No project id is left to assign.", attr="id")
             created = await store.insert_project(
                 admin.conn,
-                body.id if isinstance(body.id, int) else None,
+                project_id,
                 body.organization,
                 body.name,
                 body.access_control if isinstance(body.access_control, bool) else False,

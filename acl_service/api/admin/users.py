@@ -10,7 +10,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 
 from acl_service.api.admin.context import admin_request
 from acl_service.api.admin.representations import UserBasic
-from acl_service.api.bodies import Email, PersonName, PositiveId, text
+from acl_service.api.bodies import Email, PersonName, PositiveId, check_stored_json, text
 from acl_service.errors import InvalidInput, NotFound
 from acl_service.store import users as store
 
@@ -46,6 +46,8 @@ class UsersController(Controller):
     async def put_user(self, request: Request[Any, Any, State]) -> Response[User]:
         async with admin_request(request, write=True) as admin:
             body = admin.body(UserBody)
+            if isinstance(body.hedgehog_config, dict):
+                check_stored_json(body.hedgehog_config, "hedgehog_config")
             target = admin.param("uuid")
             fields = {k: v for k, v in msgspec.structs.asdict(body).items() if v is not UNSET and k != "uuid"}
             existing = await store.get_user(admin.conn, target)
@@ -63,6 +65,8 @@ class UsersController(Controller):
                 )
             if existing is None:
                 user_id = fields.pop("id", None) or await store.next_user_id(admin.conn)
+                if user_id is None:
+                    raise InvalidInput("No user id is left to assign.", attr="id")
                 record = await store.insert_user(admin.conn, target, user_id, fields)
                 return Response(user(record), status_code=HTTP_201_CREATED)
             return Response(user(await store.update_user(admin.conn, target, fields)))
