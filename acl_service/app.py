@@ -36,6 +36,7 @@ from acl_service.api.decisions import DecisionController
 from acl_service.api.errors import EXCEPTION_HANDLERS, MAX_BODY_BYTES
 from acl_service.api.health import HealthController
 from acl_service.api.metrics import MetricsController, count_request
+from acl_service.api.request_id import add_request_id_header
 from acl_service.api.revision import add_revision_header
 from acl_service.api.state import AppState
 from acl_service.authz.engine import PolicyEngine
@@ -107,7 +108,7 @@ def create_app(settings: Settings) -> Litestar:
             ),
         ],
         lifespan=[database_lifespan],
-        before_send=[add_revision_header, count_request],
+        before_send=[add_revision_header, add_request_id_header, count_request],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(

@@ -1,0 +1,32 @@
+"""`X-Request-Id` on every response: the caller's id when it sent a usable one, else a new one.
+
+A `before_send` hook, like `X-Acl-Revision`, so error responses carry it too. Callers' ids are
+echoed only when short and made of URL-safe characters: the id ends up in logs and headers.
+"""
+
+import re
+import uuid
+from typing import Final
+
+from litestar.datastructures import MutableScopeHeaders
+from litestar.types import Message, Scope
+
+REQUEST_ID_HEADER: Final = "X-Request-Id"
+USABLE_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def request_id_of(scope: Scope) -> str:
+    """The request's id, chosen once per request and kept in the scope's state."""
+    state = scope.setdefault("state", {})
+    found: str | None = state.get("acl_request_id")
+    if found is None:
+        sent = next((value for name, value in scope.get("headers", ()) if name == b"x-request-id"), b"")
+        text = sent.decode("latin-1")
+        found = text if USABLE_REQUEST_ID.fullmatch(text) else uuid.uuid4().hex
+        state["acl_request_id"] = found
+    return found
+
+
+async def add_request_id_header(message: Message, scope: Scope) -> None:
+    if message["type"] == "http.response.start":
+        MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = request_id_of(scope)
