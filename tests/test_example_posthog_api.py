@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from acl_client import AsyncClient
+from acl_client import AsyncClient, FilterResult
 
 from examples.posthog_api.app import SESSION_HEADER, create_app
 from examples.posthog_api.store import Store
@@ -190,15 +190,32 @@ async def world(acl_service_url: tuple[str, str, str]) -> World:
     return World(url, admin_token, check_token, users, keys)
 
 
+class CountingTransport(httpx.AsyncHTTPTransport):
+    """Real HTTP to acl-service that remembers which paths the example called."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(request.url.path)
+        return await super().handle_async_request(request)
+
+
 @pytest.fixture
-async def example(world: World) -> AsyncIterator[httpx.AsyncClient]:
+def acl_calls() -> CountingTransport:
+    return CountingTransport()
+
+
+@pytest.fixture
+async def example(world: World, acl_calls: CountingTransport) -> AsyncIterator[httpx.AsyncClient]:
     store = Store()
     users = {name: number for number, name in enumerate(world.users, start=1)}
     for dashboard_id, creator in ((7, "alice"), (8, "alice"), (9, "bob"), (10, "alice")):
         store.add_dashboard(OPEN_PROJECT, f"Dashboard {dashboard_id}", users[creator], dashboard_id)
     store.add_event(OPEN_PROJECT, "$pageview", "visitor-1", "2026-12-01T10:00:00Z")
     store.add_event(OPEN_PROJECT, "signed_up", "visitor-2", "2026-12-01T11:00:00Z")
-    acl = AsyncClient(world.acl_url, token=world.check_token)
+    acl = AsyncClient(world.acl_url, token=world.check_token, transport=acl_calls)
     try:
         transport = httpx.ASGITransport(app=create_app(store, acl))
         async with httpx.AsyncClient(transport=transport, base_url="http://example") as http:
@@ -254,11 +271,12 @@ DASHBOARDS = f"/api/environments/{OPEN_PROJECT}/dashboards/"
 
 
 async def test_a_member_lists_only_the_dashboards_they_may_see_with_levels_from_one_call(
-    example: httpx.AsyncClient, world: World
+    example: httpx.AsyncClient, world: World, acl_calls: CountingTransport
 ) -> None:
     response = await example.get(DASHBOARDS, headers=as_user(world, "bob"))
 
     assert response.status_code == 200, response.text
+    assert acl_calls.paths == ["/v1/authorize", "/v1/filter", "/v1/levels"]
     listed = response.json()
     assert [row["id"] for row in listed["results"]] == [7, 8, 9]
     by_id = {row["id"]: row for row in listed["results"]}
@@ -435,3 +453,28 @@ async def test_explicit_members_of_a_private_project_are_listed_and_added(
     listed = await example.get(path, headers=as_user(world, "alice"))
     assert listed.status_code == 200, listed.text
     assert listed.json() == [{"user_uuid": str(world.users["carol"]), "level": 1}]
+
+
+@pytest.mark.parametrize(
+    ("mode", "ids", "include_created_by", "visible"),
+    [
+        ("all", [], False, [7, 8, 9, 10]),
+        ("only", ["8"], False, [8]),
+        ("only", ["8"], True, [8, 9]),
+        ("only", [], False, []),
+        ("except", ["9", "10"], False, [7, 8]),
+        ("except", ["9", "10"], True, [7, 8, 9]),
+        ("except", [], False, [7, 8, 9, 10]),
+    ],
+)
+def test_every_filter_mode_becomes_the_where_clause_it_describes(
+    mode: str, ids: list[str], include_created_by: bool, visible: list[int]
+) -> None:
+    store = Store()
+    for dashboard_id, creator in ((7, 1), (8, 1), (9, 2), (10, 1)):
+        store.add_dashboard(OPEN_PROJECT, f"Dashboard {dashboard_id}", creator, dashboard_id)
+    store.add_dashboard(PRIVATE_PROJECT, "Elsewhere", 2, 11)
+    answer = FilterResult(mode, ids, include_created_by, 2 if include_created_by else None, revision=1)
+
+    assert [row["id"] for row in store.dashboards(OPEN_PROJECT, answer)] == visible
+    store.close()

@@ -17,7 +17,7 @@ from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 
-from examples.posthog_api.store import Store, Visibility
+from examples.posthog_api.store import Store
 
 PREFIX = "/api/environments/{project_id:int}"
 
@@ -63,8 +63,7 @@ async def list_dashboards(request: Request[Any, Any, State], project_id: FromPat
     user = authorized_user(request).uuid
     acl = _acl(request)
     visible = await acl.filter(user=user, project_id=project_id, resource="dashboard")
-    visibility = Visibility(visible.mode, list(visible.ids), visible.include_created_by, visible.created_by)
-    dashboards = _store(request).dashboards(project_id, visibility)
+    dashboards = _store(request).dashboards(project_id, visible)
     # One /v1/levels call for the whole page, never one per dashboard.
     levels = await acl.levels(user=user, project_id=project_id, dashboards=[row["id"] for row in dashboards])
     by_id = {entry.id: msgspec.to_builtins(entry) for entry in levels.dashboards}

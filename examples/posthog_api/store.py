@@ -6,8 +6,9 @@ ids, so that a `/v1/filter` answer can be pushed down into a WHERE clause here.
 
 import sqlite3
 import uuid
-from dataclasses import dataclass
 from typing import Any
+
+from acl_client import FilterResult
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS dashboards (
@@ -32,17 +33,7 @@ CREATE TABLE IF NOT EXISTS explicit_members (
 """
 
 
-@dataclass(frozen=True)
-class Visibility:
-    """A `/v1/filter` answer: which objects of a type the user may see."""
-
-    mode: str
-    ids: list[str]
-    include_created_by: bool
-    created_by: int | None
-
-
-def visibility_clause(visibility: Visibility) -> tuple[str, list[Any]]:
+def visibility_clause(visibility: FilterResult) -> tuple[str, list[Any]]:
     """The SQL condition (and its parameters) that keeps only the dashboards `visibility` allows."""
     if visibility.mode == "all":
         return "1", []
@@ -78,7 +69,7 @@ class Store:
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
-    def dashboards(self, project_id: int, visibility: Visibility) -> list[dict[str, Any]]:
+    def dashboards(self, project_id: int, visibility: FilterResult) -> list[dict[str, Any]]:
         condition, parameters = visibility_clause(visibility)
         rows = self._db.execute(
             "SELECT id, project_id, name, created_by FROM dashboards"
