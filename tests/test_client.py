@@ -3,6 +3,7 @@
 Retry counting uses an httpx.MockTransport in place of the sidecar (PostgreSQL is not mocked).
 """
 
+import shutil
 import subprocess
 import sys
 import time
@@ -276,7 +277,10 @@ def test_retries_are_bounded_then_raise_service_unavailable() -> None:
 def test_a_fresh_venv_with_only_the_client_imports_it_without_server_dependencies(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=60)
-    client_dir = Path(__file__).resolve().parent.parent / "clients" / "python"
+    # A copy: building the package writes build/ and *.egg-info next to its sources.
+    client_dir = shutil.copytree(
+        Path(__file__).resolve().parent.parent / "clients" / "python", tmp_path / "client"
+    )
     subprocess.run(
         [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", str(client_dir)],
         check=True,
