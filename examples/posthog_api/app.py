@@ -58,6 +58,11 @@ def _found(row: dict[str, Any] | None) -> dict[str, Any]:
     return row
 
 
+def dashboard_levels(entry: dict[str, Any]) -> dict[str, Any]:
+    # Every dashboard of the page exists in acl-service (the filter named it), so `exists` says nothing.
+    return {name: value for name, value in entry.items() if name not in ("id", "exists")}
+
+
 @get(f"{PREFIX}/dashboards/")
 async def list_dashboards(request: Request[Any, Any, State], project_id: FromPath[int]) -> dict[str, Any]:
     user = authorized_user(request).uuid
@@ -67,9 +72,7 @@ async def list_dashboards(request: Request[Any, Any, State], project_id: FromPat
     # One /v1/levels call for the whole page, never one per dashboard.
     levels = await acl.levels(user=user, project_id=project_id, dashboards=[row["id"] for row in dashboards])
     by_id = {entry.id: msgspec.to_builtins(entry) for entry in levels.dashboards}
-    results = [{**by_id[row["id"]], **row} for row in dashboards]
-    for result in results:
-        del result["exists"]
+    results = [{**row, **dashboard_levels(by_id[row["id"]])} for row in dashboards]
     return {"count": len(results), "project": msgspec.to_builtins(levels.project), "results": results}
 
 
