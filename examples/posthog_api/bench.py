@@ -4,7 +4,8 @@ Times N sequential `GET /api/environments/{p}/dashboards/{id}/` requests in proc
 ASGITransport), once through `AccessGuard` (one real `/v1/authorize` round trip to acl-service
 each) and once against the bare app, and prints the median and p99 of each in µs and their
 difference. Retrieve is the route whose handler makes no other acl-service call, so the
-difference is the guard alone.
+difference is the guard alone. It also times the raw `/v1/authorize` round trip with plain httpx,
+the part of the guard's cost that is acl-service and the network rather than the client.
 
     ACL_URL=http://127.0.0.1:8000 ACL_ADMIN_TOKEN=... python -m examples.posthog_api.bench [N]
 
@@ -43,6 +44,21 @@ async def timings(app: App, path: str, headers: dict[str, str], count: int) -> l
     return spent
 
 
+async def authorize_timings(acl_url: str, token: str, body: dict[str, str], count: int) -> list[float]:
+    """Seconds per raw `POST /v1/authorize` (plain httpx, no client), the floor under the guard."""
+    async with httpx.AsyncClient(base_url=acl_url, headers={"Authorization": f"Bearer {token}"}) as http:
+        spent = []
+        for number in range(count + count // 10):
+            started = time.perf_counter()
+            response = await http.post("/v1/authorize", json=body)
+            finished = time.perf_counter()
+            assert response.status_code == 200, response.text
+            assert response.json()["allowed"], response.text
+            if number >= count // 10:
+                spent.append(finished - started)
+    return spent
+
+
 def summary(label: str, spent: list[float]) -> float:
     median = statistics.median(spent) * 1e6
     p99 = statistics.quantiles(spent, n=100)[98] * 1e6
@@ -73,6 +89,8 @@ async def main(count: int) -> None:
         with_guard = summary("with guard", await timings(guarded, path, headers, count))
         without_guard = summary("without guard", await timings(guarded.app, path, headers, count))
         print(f"guard adds     median {with_guard - without_guard:8.1f} µs per request")
+        raw = {"method": "GET", "path": path, "user": str(user)}
+        summary("raw authorize", await authorize_timings(acl_url, admin_token, raw, count))
         await acl.delete_organization(organization.id)
         await acl.delete_user(user)
         store.close()
