@@ -28,6 +28,7 @@ bench:
 	$(BIN)/python bench/decisions.py
 	$(BIN)/python bench/batch_profile.py
 	$(BIN)/python bench/server.py
+	$(BIN)/python bench/client.py
 
 check: lint typecheck test
 
