@@ -114,6 +114,12 @@ def test_admin_writes_return_structs_and_raise_the_revision(world: tuple[Client,
     assert w.dashboard.created_by.uuid == w.carol.uuid
     assert client.revision > 0
     assert client.get_user(w.alice.uuid) == w.alice
+    before = client.revision
+    client.delete_resource(7, "notebook", "n-1")
+    assert client.revision == before + 1
+    with pytest.raises(NotFound):
+        client.delete_resource(7, "notebook", "n-1")
+    assert client.revision == before + 1
 
 
 def test_check_and_batch_decode_the_servers_answer(world: tuple[Client, World]) -> None:
