@@ -6,18 +6,18 @@ BIN := $(VENV)/bin
 
 install:
 	python3 -m venv $(VENV)
-	$(BIN)/pip install -e '.[dev]'
+	$(BIN)/pip install -e '.[dev]' -e ./clients/python
 
 lint:
-	$(BIN)/ruff check acl_service tests bench
-	$(BIN)/ruff format --check acl_service tests bench
+	$(BIN)/ruff check acl_service tests bench clients/python
+	$(BIN)/ruff format --check acl_service tests bench clients/python
 
 format:
-	$(BIN)/ruff check --fix acl_service tests bench
-	$(BIN)/ruff format acl_service tests bench
+	$(BIN)/ruff check --fix acl_service tests bench clients/python
+	$(BIN)/ruff format acl_service tests bench clients/python
 
 typecheck:
-	$(BIN)/mypy --strict acl_service tests
+	$(BIN)/mypy --strict acl_service tests clients/python/src/acl_client
 
 test:
 	$(BIN)/pytest
@@ -28,6 +28,7 @@ bench:
 	$(BIN)/python bench/decisions.py
 	$(BIN)/python bench/batch_profile.py
 	$(BIN)/python bench/server.py
+	$(BIN)/python bench/client.py
 
 check: lint typecheck test
 

@@ -1,0 +1,190 @@
+"""Results of acl-service, mirroring SPEC §5.4 (decisions) and §5.3 (admin representations).
+
+Unknown fields are ignored on decode, so a newer server adding a field does not break older clients.
+"""
+
+from typing import Any
+
+import msgspec
+
+
+class Envelope(msgspec.Struct, frozen=True):
+    """The SPEC §5.2 error envelope; field order is the wire order."""
+
+    type: str
+    code: str
+    detail: str | None = None
+    attr: str | None = None
+
+
+class Levels(msgspec.Struct, frozen=True):
+    org_level: int | None = None
+    effective_level: int | None = None
+    project_access_level: str | None = None
+    user_access_level: str | None = None
+    access_source: str | None = None
+    restriction_level: int | None = None
+    effective_restriction_level: int | None = None
+    effective_privilege_level: int | None = None
+    can_edit: bool | None = None
+    can_restrict: bool | None = None
+
+
+class Decision(msgspec.Struct, frozen=True):
+    """One check's answer, as an item of a batch."""
+
+    allowed: bool
+    status: int
+    detail: str | None
+    levels: Levels
+    reason: tuple[str, ...] = ()
+
+
+class CheckResult(Decision, frozen=True):
+    revision: int = 0
+
+
+class BatchResult(msgspec.Struct, frozen=True):
+    results: list[Decision]
+    revision: int
+
+
+class ProjectLevels(msgspec.Struct, frozen=True):
+    org_level: int | None = None
+    effective_level: int | None = None
+    user_access_level: str | None = None
+    access_source: str | None = None
+
+
+class DashboardLevels(msgspec.Struct, frozen=True):
+    id: int
+    exists: bool
+    restriction_level: int | None = None
+    effective_restriction_level: int | None = None
+    effective_privilege_level: int | None = None
+    can_edit: bool | None = None
+    can_restrict: bool | None = None
+    user_access_level: str | None = None
+    access_source: str | None = None
+
+
+class ResourceLevels(msgspec.Struct, frozen=True):
+    """A resource's levels; the dashboard and insight fields are null for other types (§5.4)."""
+
+    type: str
+    id: str
+    exists: bool
+    user_access_level: str | None = None
+    access_source: str | None = None
+    restriction_level: int | None = None
+    effective_restriction_level: int | None = None
+    effective_privilege_level: int | None = None
+    can_edit: bool | None = None
+    can_restrict: bool | None = None
+
+
+class ResourceTypeLevels(msgspec.Struct, frozen=True):
+    type: str
+    access_level: str | None = None
+    effective_access_level: str | None = None
+    specific_access_level: str | None = None
+
+
+class LevelsResult(msgspec.Struct, frozen=True):
+    project: ProjectLevels
+    dashboards: list[DashboardLevels]
+    resources: list[ResourceLevels]
+    resource_types: list[ResourceTypeLevels]
+    revision: int
+
+
+class UserRef(msgspec.Struct, frozen=True):
+    id: int
+    uuid: str
+
+
+class AuthorizeResult(msgspec.Struct, frozen=True):
+    allowed: bool
+    status: int
+    body: Envelope | None
+    user: UserRef | None
+    project_id: int | None
+    action: str | None
+    scope_object: str | None
+    required_scopes: tuple[str, ...] | None
+    levels: Levels | None
+    revision: int
+
+
+class FilterResult(msgspec.Struct, frozen=True):
+    """How to filter a list (§3.10): `all`, `only` these ids, or all `except` them, plus own rows."""
+
+    mode: str
+    ids: list[str]
+    include_created_by: bool
+    created_by: int | None
+    revision: int
+
+
+class SubjectAccess(msgspec.Struct, frozen=True):
+    user_id: str
+    access_level: str
+    access_source: str
+    organization_membership_id: str
+    organization_membership_level: str
+
+
+class SubjectsResult(msgspec.Struct, frozen=True):
+    users: list[SubjectAccess]
+    total_count: int
+    revision: int
+
+
+# -- admin representations (§5.3) ------------------------------------------------------------------
+
+
+class UserBasic(msgspec.Struct, frozen=True):
+    id: int
+    uuid: str
+    distinct_id: str | None = None
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    is_email_verified: bool | None = None
+    hedgehog_config: dict[str, Any] | None = None
+
+
+class User(UserBasic, frozen=True):
+    is_active: bool = True
+
+
+class Organization(msgspec.Struct, frozen=True):
+    id: str
+    name: str
+    available_product_features: list[dict[str, Any]] = []
+    members_can_use_personal_api_keys: bool = True
+    membership_level: int | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class Project(msgspec.Struct, frozen=True):
+    id: int
+    organization: str
+    name: str
+    access_control: bool
+    effective_membership_level: int | None = None
+    user_access_level: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class Dashboard(msgspec.Struct, frozen=True):
+    id: int
+    name: str | None
+    created_by: UserBasic | None = None
+    created_at: str | None = None
+    restriction_level: int | None = None
+    effective_restriction_level: int | None = None
+    effective_privilege_level: int | None = None
+    user_access_level: str | None = None
