@@ -9,12 +9,12 @@ install:
 	$(BIN)/pip install -e '.[dev]' -e ./clients/python
 
 lint:
-	$(BIN)/ruff check acl_service tests bench clients/python
-	$(BIN)/ruff format --check acl_service tests bench clients/python
+	$(BIN)/ruff check acl_service tests bench clients/python examples
+	$(BIN)/ruff format --check acl_service tests bench clients/python examples
 
 format:
-	$(BIN)/ruff check --fix acl_service tests bench clients/python
-	$(BIN)/ruff format acl_service tests bench clients/python
+	$(BIN)/ruff check --fix acl_service tests bench clients/python examples
+	$(BIN)/ruff format acl_service tests bench clients/python examples
 
 typecheck:
 	$(BIN)/mypy --strict acl_service tests clients/python/src/acl_client
