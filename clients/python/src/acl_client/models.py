@@ -56,31 +56,26 @@ class ProjectLevels(msgspec.Struct, frozen=True):
     access_source: str | None = None
 
 
-class DashboardLevels(msgspec.Struct, frozen=True):
-    id: int
+class ObjectLevels(msgspec.Struct, frozen=True, kw_only=True):
+    """An object's levels; the dashboard and insight fields are null where they do not apply (§5.4)."""
+
     exists: bool
+    user_access_level: str | None = None
+    access_source: str | None = None
     restriction_level: int | None = None
     effective_restriction_level: int | None = None
     effective_privilege_level: int | None = None
     can_edit: bool | None = None
     can_restrict: bool | None = None
-    user_access_level: str | None = None
-    access_source: str | None = None
 
 
-class ResourceLevels(msgspec.Struct, frozen=True):
-    """A resource's levels; the dashboard and insight fields are null for other types (§5.4)."""
+class DashboardLevels(ObjectLevels, frozen=True, kw_only=True):
+    id: int
 
+
+class ResourceLevels(ObjectLevels, frozen=True, kw_only=True):
     type: str
     id: str
-    exists: bool
-    user_access_level: str | None = None
-    access_source: str | None = None
-    restriction_level: int | None = None
-    effective_restriction_level: int | None = None
-    effective_privilege_level: int | None = None
-    can_edit: bool | None = None
-    can_restrict: bool | None = None
 
 
 class ResourceTypeLevels(msgspec.Struct, frozen=True):
