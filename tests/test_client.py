@@ -22,7 +22,17 @@ from acl_client import (
     ServiceUnavailable,
     ValidationError,
 )
-from acl_client.models import Decision, Levels
+from acl_client.models import (
+    AccessControl,
+    Collaborator,
+    Decision,
+    ExplicitMember,
+    Levels,
+    Member,
+    Resource,
+    Role,
+    RoleMembership,
+)
 
 from tests.fixtures.app import ADMIN_TOKEN, CHECK_TOKEN
 from tests.test_cli import START_TIMEOUT_SECONDS, STOP_TIMEOUT_SECONDS, command_env, free_port
@@ -120,6 +130,45 @@ def test_admin_writes_return_structs_and_raise_the_revision(world: tuple[Client,
     with pytest.raises(NotFound):
         client.delete_resource(7, "notebook", "n-1")
     assert client.revision == before + 1
+
+
+def test_admin_representations_are_typed_structs(world: tuple[Client, World]) -> None:
+    client, w = world
+    dan = client.put_user(uuid.uuid4(), email="dan@example.com", id=103)
+    member = client.add_member(w.organization.id, user_uuid=dan.uuid)
+    assert isinstance(member, Member)
+    assert (member.user.uuid, member.level) == (dan.uuid, 1)
+    assert client.update_member(w.organization.id, dan.uuid, level=8).level == 8
+
+    explicit = client.add_explicit_member(7, user_uuid=dan.uuid, level=8)
+    assert isinstance(explicit, ExplicitMember)
+    assert (explicit.user_uuid, explicit.level, explicit.effective_level) == (dan.uuid, 8, 8)
+
+    collaborator = client.add_collaborator(7, 70, user_uuid=w.alice.uuid)
+    assert isinstance(collaborator, Collaborator)
+    assert (collaborator.user.uuid, collaborator.level) == (w.alice.uuid, 37)
+
+    resource = client.upsert_resource(7, resource="notebook", resource_id="n-2", name="N")
+    assert isinstance(resource, Resource)
+    assert (resource.resource, resource.resource_id, resource.name) == ("notebook", "n-2", "N")
+
+    row = client.set_access_control(7, resource="notebook", resource_id="n-2", access_level="none")
+    assert isinstance(row, AccessControl)
+    assert (row.access_level, row.resource_id, row.organization_member) == ("none", "n-2", None)
+    assert client.set_access_control(7, resource="notebook", resource_id="n-2", access_level=None) is None
+    wide = client.set_access_control(7, resource="notebook", access_level="viewer")
+    assert wide is not None
+    assert (wide.resource, wide.resource_id, wide.access_level) == ("notebook", None, "viewer")
+    project_row = client.set_access_control(7, organization_member=member.id, access_level="admin")
+    assert project_row is not None
+    assert (project_row.resource, project_row.organization_member) == ("project", member.id)
+
+    role = client.create_role(w.organization.id, name="Eng")
+    assert isinstance(role, Role)
+    assert (role.name, role.members) == ("Eng", [])
+    membership = client.add_role_member(w.organization.id, role.id, user_uuid=dan.uuid)
+    assert isinstance(membership, RoleMembership)
+    assert (membership.role_id, membership.user.uuid) == (role.id, dan.uuid)
 
 
 def test_check_and_batch_decode_the_servers_answer(world: tuple[Client, World]) -> None:

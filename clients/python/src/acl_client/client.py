@@ -22,15 +22,22 @@ import msgspec
 
 from acl_client.errors import ERRORS_BY_STATUS, AclError, TransportError
 from acl_client.models import (
+    AccessControl,
     AuthorizeResult,
     BatchResult,
     CheckResult,
+    Collaborator,
     Dashboard,
     Envelope,
+    ExplicitMember,
     FilterResult,
     LevelsResult,
+    Member,
     Organization,
     Project,
+    Resource,
+    Role,
+    RoleMembership,
     SubjectsResult,
     User,
 )
@@ -100,7 +107,13 @@ USER: Final = decoder(User)
 ORGANIZATION: Final = decoder(Organization)
 PROJECT: Final = decoder(Project)
 DASHBOARD: Final = decoder(Dashboard)
-JSON: Final = decoder(Json)
+MEMBER: Final = decoder(Member)
+EXPLICIT_MEMBER: Final = decoder(ExplicitMember)
+COLLABORATOR: Final = decoder(Collaborator)
+RESOURCE: Final = decoder(Resource)
+ACCESS_CONTROL: Final = decoder(AccessControl)
+ROLE: Final = decoder(Role)
+ROLE_MEMBERSHIP: Final = decoder(RoleMembership)
 
 
 def decision(path: str, result: Callable[[bytes], T], body: Json, min_revision: int | None) -> Call[T]:
@@ -163,8 +176,9 @@ class Session:
             raise error_of(response)
         if call.write and (revision := response.headers.get(REVISION_HEADER)):
             self.revision = max(self.revision, int(revision))
-        if call.decode is None:
-            return None  # type: ignore[return-value]  # Call[None]: no body
+        # 204: deletions, and an access-control PUT with a null level (SPEC §5.2).
+        if call.decode is None or response.status_code == 204:
+            return None  # type: ignore[return-value]  # Call[None] / Call[X | None]: no body
         return call.decode(response.content)
 
     def retry_delay(self, call: Call[Any], attempt: int, outcome: httpx.Response | Exception) -> float | None:
@@ -293,13 +307,13 @@ class Admin:
         return deletion(f"/api/organizations/{organization_id}/")
 
     @staticmethod
-    def add_member(organization_id: Uuid, given: Json) -> Call[Json]:
-        return write("POST", f"/api/organizations/{organization_id}/members/", JSON, fields(given))
+    def add_member(organization_id: Uuid, given: Json) -> Call[Member]:
+        return write("POST", f"/api/organizations/{organization_id}/members/", MEMBER, fields(given))
 
     @staticmethod
-    def update_member(organization_id: Uuid, user_uuid: Uuid, given: Json) -> Call[Json]:
+    def update_member(organization_id: Uuid, user_uuid: Uuid, given: Json) -> Call[Member]:
         path = f"/api/organizations/{organization_id}/members/{user_uuid}/"
-        return write("PATCH", path, JSON, fields(given))
+        return write("PATCH", path, MEMBER, fields(given))
 
     @staticmethod
     def remove_member(organization_id: Uuid, user_uuid: Uuid) -> Call[None]:
@@ -318,8 +332,8 @@ class Admin:
         return deletion(f"{PROJECTS}/{project_id}/")
 
     @staticmethod
-    def add_explicit_member(project_id: int, given: Json) -> Call[Json]:
-        return write("POST", f"{PROJECTS}/{project_id}/explicit_members/", JSON, fields(given))
+    def add_explicit_member(project_id: int, given: Json) -> Call[ExplicitMember]:
+        return write("POST", f"{PROJECTS}/{project_id}/explicit_members/", EXPLICIT_MEMBER, fields(given))
 
     @staticmethod
     def remove_explicit_member(project_id: int, user_uuid: Uuid) -> Call[None]:
@@ -338,17 +352,17 @@ class Admin:
         return deletion(f"{PROJECTS}/{project_id}/dashboards/{dashboard_id}/")
 
     @staticmethod
-    def add_collaborator(project_id: int, dashboard_id: int, given: Json) -> Call[Json]:
+    def add_collaborator(project_id: int, dashboard_id: int, given: Json) -> Call[Collaborator]:
         path = f"{PROJECTS}/{project_id}/dashboards/{dashboard_id}/collaborators/"
-        return write("POST", path, JSON, fields(given))
+        return write("POST", path, COLLABORATOR, fields(given))
 
     @staticmethod
     def remove_collaborator(project_id: int, dashboard_id: int, user_uuid: Uuid) -> Call[None]:
         return deletion(f"{PROJECTS}/{project_id}/dashboards/{dashboard_id}/collaborators/{user_uuid}/")
 
     @staticmethod
-    def upsert_resource(project_id: int, given: Json) -> Call[Json]:
-        return write("POST", f"{PROJECTS}/{project_id}/resources/", JSON, fields(given))
+    def upsert_resource(project_id: int, given: Json) -> Call[Resource]:
+        return write("POST", f"{PROJECTS}/{project_id}/resources/", RESOURCE, fields(given))
 
     @staticmethod
     def delete_resource(project_id: int, resource: str, resource_id: Id) -> Call[None]:
@@ -357,21 +371,24 @@ class Admin:
     @staticmethod
     def set_access_control(
         project_id: int, resource: str | None, resource_id: Id | None, given: Json
-    ) -> Call[Json]:
-        return write("PUT", access_controls_path(project_id, resource, resource_id), JSON, fields(given))
+    ) -> Call[AccessControl | None]:
+        body = fields(given)
+        if resource is not None and resource_id is None:
+            body["resource"] = resource  # resource_access_controls names its type in the body
+        return write("PUT", access_controls_path(project_id, resource, resource_id), ACCESS_CONTROL, body)
 
     @staticmethod
-    def create_role(organization_id: Uuid, name: str) -> Call[Json]:
-        return write("POST", f"/api/organizations/{organization_id}/roles/", JSON, {"name": name})
+    def create_role(organization_id: Uuid, name: str) -> Call[Role]:
+        return write("POST", f"/api/organizations/{organization_id}/roles/", ROLE, {"name": name})
 
     @staticmethod
     def delete_role(organization_id: Uuid, role_id: Uuid) -> Call[None]:
         return deletion(f"/api/organizations/{organization_id}/roles/{role_id}/")
 
     @staticmethod
-    def add_role_member(organization_id: Uuid, role_id: Uuid, user_uuid: Uuid) -> Call[Json]:
+    def add_role_member(organization_id: Uuid, role_id: Uuid, user_uuid: Uuid) -> Call[RoleMembership]:
         path = f"/api/organizations/{organization_id}/roles/{role_id}/role_memberships/"
-        return write("POST", path, JSON, {"user_uuid": str(user_uuid)})
+        return write("POST", path, ROLE_MEMBERSHIP, {"user_uuid": str(user_uuid)})
 
     @staticmethod
     def remove_role_member(organization_id: Uuid, role_id: Uuid, membership_id: Uuid) -> Call[None]:
@@ -509,10 +526,10 @@ class Client:
     def delete_organization(self, organization_id: Uuid) -> None:
         return self._run(Admin.delete_organization(organization_id))
 
-    def add_member(self, organization_id: Uuid, *, user_uuid: Uuid, **given: Any) -> Json:
+    def add_member(self, organization_id: Uuid, *, user_uuid: Uuid, **given: Any) -> Member:
         return self._run(Admin.add_member(organization_id, {"user_uuid": user_uuid, **given}))
 
-    def update_member(self, organization_id: Uuid, user_uuid: Uuid, *, level: int) -> Json:
+    def update_member(self, organization_id: Uuid, user_uuid: Uuid, *, level: int) -> Member:
         return self._run(Admin.update_member(organization_id, user_uuid, {"level": level}))
 
     def remove_member(self, organization_id: Uuid, user_uuid: Uuid) -> None:
@@ -527,7 +544,7 @@ class Client:
     def delete_project(self, project_id: int) -> None:
         return self._run(Admin.delete_project(project_id))
 
-    def add_explicit_member(self, project_id: int, *, user_uuid: Uuid, **given: Any) -> Json:
+    def add_explicit_member(self, project_id: int, *, user_uuid: Uuid, **given: Any) -> ExplicitMember:
         return self._run(Admin.add_explicit_member(project_id, {"user_uuid": user_uuid, **given}))
 
     def remove_explicit_member(self, project_id: int, user_uuid: Uuid) -> None:
@@ -542,13 +559,15 @@ class Client:
     def delete_dashboard(self, project_id: int, dashboard_id: int) -> None:
         return self._run(Admin.delete_dashboard(project_id, dashboard_id))
 
-    def add_collaborator(self, project_id: int, dashboard_id: int, *, user_uuid: Uuid, **given: Any) -> Json:
+    def add_collaborator(
+        self, project_id: int, dashboard_id: int, *, user_uuid: Uuid, **given: Any
+    ) -> Collaborator:
         return self._run(Admin.add_collaborator(project_id, dashboard_id, {"user_uuid": user_uuid, **given}))
 
     def remove_collaborator(self, project_id: int, dashboard_id: int, user_uuid: Uuid) -> None:
         return self._run(Admin.remove_collaborator(project_id, dashboard_id, user_uuid))
 
-    def upsert_resource(self, project_id: int, *, resource: str, resource_id: Id, **given: Any) -> Json:
+    def upsert_resource(self, project_id: int, *, resource: str, resource_id: Id, **given: Any) -> Resource:
         return self._run(
             Admin.upsert_resource(
                 project_id, {"resource": resource, "resource_id": str(resource_id), **given}
@@ -560,16 +579,16 @@ class Client:
 
     def set_access_control(
         self, project_id: int, *, resource: str | None = None, resource_id: Id | None = None, **given: Any
-    ) -> Json:
+    ) -> AccessControl | None:
         return self._run(Admin.set_access_control(project_id, resource, resource_id, given))
 
-    def create_role(self, organization_id: Uuid, *, name: str) -> Json:
+    def create_role(self, organization_id: Uuid, *, name: str) -> Role:
         return self._run(Admin.create_role(organization_id, name))
 
     def delete_role(self, organization_id: Uuid, role_id: Uuid) -> None:
         return self._run(Admin.delete_role(organization_id, role_id))
 
-    def add_role_member(self, organization_id: Uuid, role_id: Uuid, *, user_uuid: Uuid) -> Json:
+    def add_role_member(self, organization_id: Uuid, role_id: Uuid, *, user_uuid: Uuid) -> RoleMembership:
         return self._run(Admin.add_role_member(organization_id, role_id, user_uuid))
 
     def remove_role_member(self, organization_id: Uuid, role_id: Uuid, membership_id: Uuid) -> None:
@@ -706,10 +725,10 @@ class AsyncClient:
     async def delete_organization(self, organization_id: Uuid) -> None:
         return await self._run(Admin.delete_organization(organization_id))
 
-    async def add_member(self, organization_id: Uuid, *, user_uuid: Uuid, **given: Any) -> Json:
+    async def add_member(self, organization_id: Uuid, *, user_uuid: Uuid, **given: Any) -> Member:
         return await self._run(Admin.add_member(organization_id, {"user_uuid": user_uuid, **given}))
 
-    async def update_member(self, organization_id: Uuid, user_uuid: Uuid, *, level: int) -> Json:
+    async def update_member(self, organization_id: Uuid, user_uuid: Uuid, *, level: int) -> Member:
         return await self._run(Admin.update_member(organization_id, user_uuid, {"level": level}))
 
     async def remove_member(self, organization_id: Uuid, user_uuid: Uuid) -> None:
@@ -724,7 +743,7 @@ class AsyncClient:
     async def delete_project(self, project_id: int) -> None:
         return await self._run(Admin.delete_project(project_id))
 
-    async def add_explicit_member(self, project_id: int, *, user_uuid: Uuid, **given: Any) -> Json:
+    async def add_explicit_member(self, project_id: int, *, user_uuid: Uuid, **given: Any) -> ExplicitMember:
         return await self._run(Admin.add_explicit_member(project_id, {"user_uuid": user_uuid, **given}))
 
     async def remove_explicit_member(self, project_id: int, user_uuid: Uuid) -> None:
@@ -741,7 +760,7 @@ class AsyncClient:
 
     async def add_collaborator(
         self, project_id: int, dashboard_id: int, *, user_uuid: Uuid, **given: Any
-    ) -> Json:
+    ) -> Collaborator:
         return await self._run(
             Admin.add_collaborator(project_id, dashboard_id, {"user_uuid": user_uuid, **given})
         )
@@ -749,7 +768,9 @@ class AsyncClient:
     async def remove_collaborator(self, project_id: int, dashboard_id: int, user_uuid: Uuid) -> None:
         return await self._run(Admin.remove_collaborator(project_id, dashboard_id, user_uuid))
 
-    async def upsert_resource(self, project_id: int, *, resource: str, resource_id: Id, **given: Any) -> Json:
+    async def upsert_resource(
+        self, project_id: int, *, resource: str, resource_id: Id, **given: Any
+    ) -> Resource:
         return await self._run(
             Admin.upsert_resource(
                 project_id, {"resource": resource, "resource_id": str(resource_id), **given}
@@ -761,16 +782,18 @@ class AsyncClient:
 
     async def set_access_control(
         self, project_id: int, *, resource: str | None = None, resource_id: Id | None = None, **given: Any
-    ) -> Json:
+    ) -> AccessControl | None:
         return await self._run(Admin.set_access_control(project_id, resource, resource_id, given))
 
-    async def create_role(self, organization_id: Uuid, *, name: str) -> Json:
+    async def create_role(self, organization_id: Uuid, *, name: str) -> Role:
         return await self._run(Admin.create_role(organization_id, name))
 
     async def delete_role(self, organization_id: Uuid, role_id: Uuid) -> None:
         return await self._run(Admin.delete_role(organization_id, role_id))
 
-    async def add_role_member(self, organization_id: Uuid, role_id: Uuid, *, user_uuid: Uuid) -> Json:
+    async def add_role_member(
+        self, organization_id: Uuid, role_id: Uuid, *, user_uuid: Uuid
+    ) -> RoleMembership:
         return await self._run(Admin.add_role_member(organization_id, role_id, user_uuid))
 
     async def remove_role_member(self, organization_id: Uuid, role_id: Uuid, membership_id: Uuid) -> None:

@@ -183,3 +183,86 @@ class Dashboard(msgspec.Struct, frozen=True):
     effective_restriction_level: int | None = None
     effective_privilege_level: int | None = None
     user_access_level: str | None = None
+
+
+class Member(msgspec.Struct, frozen=True):
+    """An organization membership (§5.3.3)."""
+
+    id: str
+    user: UserBasic
+    level: int
+    joined_at: str | None = None
+    updated_at: str | None = None
+
+
+class ExplicitMember(msgspec.Struct, frozen=True):
+    """A project's explicit member (§5.3.5)."""
+
+    id: str
+    level: int
+    parent_level: int
+    parent_membership_id: str
+    user: UserBasic
+    user_uuid: str
+    effective_level: int
+    joined_at: str | None = None
+    updated_at: str | None = None
+
+
+class Collaborator(msgspec.Struct, frozen=True):
+    """A dashboard collaborator and its privilege (§5.3.7)."""
+
+    id: str
+    dashboard_id: int | str
+    user: UserBasic
+    level: int
+    added_at: str | None = None
+    updated_at: str | None = None
+
+
+class Resource(msgspec.Struct, frozen=True):
+    """An object of the generic resources registry (§5.3.8); dashboard and insight fields where they apply."""
+
+    resource: str
+    resource_id: str
+    name: str | None = None
+    created_by: UserBasic | None = None
+    created_at: str | None = None
+    user_access_level: str | None = None
+    access_source: str | None = None
+    restriction_level: int | None = None
+    dashboards: list[int] | None = None
+    effective_restriction_level: int | None = None
+    effective_privilege_level: int | None = None
+
+
+class AccessControl(msgspec.Struct, frozen=True):
+    """One access-control row (§5.3.9)."""
+
+    access_level: str
+    resource: str
+    resource_id: str | None
+    organization_member: str | None
+    role: str | None
+    created_by: int | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class RoleMembership(msgspec.Struct, frozen=True):
+    id: str
+    role_id: str
+    organization_member: Member
+    user: UserBasic
+    joined_at: str | None = None
+    updated_at: str | None = None
+
+
+class Role(msgspec.Struct, frozen=True):
+    """A role of an organization and its members (§5.3.10)."""
+
+    id: str
+    name: str
+    created_at: str | None = None
+    created_by: UserBasic | None = None
+    members: list[RoleMembership] = []
