@@ -4,9 +4,9 @@ S = 1 is 100 organizations, 10,000 users, 1,000 projects (a fifth of them privat
 dashboards and resources (a fifth of the dashboards restricted), collaborators, insights on
 dashboards, explicit members, roles, access-control rows of every kind and 1,000 personal API keys
 of every kind: about 190,000 rows. Every count scales with S, and organization 0 is the large
-customer: a tenth of the projects (and so of the objects) and a fiftieth of the users (at least 100)
-are its own, so at S = 10 it has 100,000 objects and 2,000 members while the others keep about
-1,000 objects and 100 members each, the same as at S = 1.
+customer, with every feature on: a tenth of the projects (and so of the objects) and a fiftieth of
+the users (at least 100) are its own, so at S = 10 it has 100,000 objects and 2,000 members while
+the others keep about 1,000 objects and 100 members each, the same as at S = 1.
 
 `build_dataset` returns the rows per table (columns as `COLUMNS` names them) and a `Dataset` index the
 workloads draw from; `load_dataset` COPYs them into a migrated database inside write transactions,
@@ -119,7 +119,8 @@ def build_dataset(rng: random.Random, scale: float = 1.0) -> tuple[Dataset, Tabl
     for index, (own_users, project_count) in enumerate(organization_sizes(scale)):
         organization = uuid.UUID(int=rng.getrandbits(128), version=4)
         data.organizations.append(organization)
-        feature_set = FEATURE_SETS[index % len(FEATURE_SETS)]
+        # The large customer has every feature (index 0 takes the last set); the rest cycle through them.
+        feature_set = FEATURE_SETS[(index - 1) % len(FEATURE_SETS)]
         features = [{"key": key, "name": key} for key in feature_set]
         tables["organizations"].append((organization, f"org-{index}", json.dumps(features)))
         own = list(range(next_user, next_user + own_users))
