@@ -4,6 +4,9 @@ The view query aggregates each table into a JSON array on the server, so an orga
 one round trip whatever its size; msgspec decodes the arrays straight into typed tuples.
 """
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Final
 from uuid import UUID
 
@@ -82,10 +85,29 @@ _decode_privileges = msgspec.json.Decoder(list[tuple[int, str, int, int]]).decod
 _decode_placements = msgspec.json.Decoder(list[tuple[int, str, str]]).decode
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Building a view allocates an object per row, and the collector would rescan them every few
+    hundred allocations: at 200,000 rows that doubled the build. Nothing built can form a cycle
+    (domain.py), so there is nothing for it to find."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 async def load_organization_view(conn: Connection, organization_id: UUID) -> OrganizationView | None:
     record = await conn.fetchrow(VIEW_QUERY, organization_id)
     if record is None:
         return None
+    with collector_paused():
+        return _build_view(record)
+
+
+def _build_view(record: asyncpg.Record) -> OrganizationView:
     features = msgspec.convert(record["available_product_features"], list[_Feature])
     organization = Organization(
         id=record["id"],
