@@ -5,7 +5,8 @@
 Loads the dataset and draws the workload of bench/decisions.py (same seed), builds the app with
 `create_app`, runs its lifespan and calls it as an ASGI application directly. After a warm-up like
 bench/decisions.py's (each single check once where that runs wrk for 10 s, then five batches),
-prints the median time of the cold, repeated and one-user batches, then profiles other cold batches
+prints the median time of the cold, repeated and one-user batches (wall clock, and the process's
+CPU time, which a busy host disturbs less), then profiles other cold batches
 with cProfile: the share of each stage of a check in the batch handler's time, and the functions
 that take the most time of their own. cProfile slows Python calls several times over: read its
 shares, not its milliseconds.
@@ -85,12 +86,16 @@ async def measure(dsn: str, workload: Workload, top: int) -> None:
         cold = workload.batches[5:]
         timed, profiled = cold[: len(cold) // 2], cold[len(cold) // 2 :]
         for label, bodies in (("cold", timed), ("repeated", timed), ("1 user cold", workload.user_batches)):
-            timings = []
+            timings, cpu = [], []
             for body in bodies:
-                started = time.perf_counter()
+                started, started_cpu = time.perf_counter(), time.process_time()
                 await call(app, "/v1/check/batch", body)
                 timings.append((time.perf_counter() - started) * 1000)
-            print(f"batch {label:<12} p50 {statistics.median(timings):6.1f} ms  max {max(timings):6.1f} ms")
+                cpu.append((time.process_time() - started_cpu) * 1000)
+            print(
+                f"batch {label:<12} p50 {statistics.median(timings):6.1f} ms  max {max(timings):6.1f} ms  "
+                f"CPU p50 {statistics.median(cpu):6.1f} ms"
+            )
 
         profiler = cProfile.Profile()
         profiler.enable()

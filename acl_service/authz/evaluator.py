@@ -3,7 +3,8 @@
 An `AccessEvaluator` is made per request (or per batch) over the current `OrganizationView`. The
 engine memoizes decisions per fact vector across requests; the evaluator only remembers what it
 already gathered for this view, which cannot change under it (views are replaced, never mutated),
-so one check that needs a project decision in several steps gathers its facts once.
+so one check that needs a project decision in several steps, or a batch of one user's objects in
+one project, gathers the user's project and type facts once.
 """
 
 from collections.abc import Hashable, Mapping
@@ -23,6 +24,8 @@ from acl_service.authz.facts import (
     InsightFacts,
     ListFacts,
     ModifyFacts,
+    ProjectFacts,
+    ResourceTypeFacts,
     UserContext,
     dashboard_facts,
     list_object_facts,
@@ -64,6 +67,8 @@ class AccessEvaluator:
         self.users = users
         self.gates = engine.gates(view.organization.features)
         self._users: dict[int, UserContext] = {}
+        self._project_facts: dict[tuple[int, int, bool], ProjectFacts] = {}
+        self._type_facts: dict[tuple[int, int, str], ResourceTypeFacts] = {}
         self._projects: dict[tuple[int, int, bool], ProjectDecision] = {}
         self._objects: dict[tuple[int, int, str, str, bool], ObjectDecision] = {}
         self._types: dict[tuple[int, int, str], ResourceTypeDecision] = {}
@@ -77,12 +82,23 @@ class AccessEvaluator:
 
     # -- projects and the organization (§3.4, §3.5) ------------------------------------------------
 
+    def project_facts(self, user_id: int, project_id: int, explicit: bool = False) -> ProjectFacts:
+        key = (user_id, project_id, explicit)
+        found = self._project_facts.get(key)
+        if found is None:
+            user = self.user(user_id)
+            found = self._project_facts[key] = project_facts(
+                self.view, self.gates, user, project_id, explicit=explicit
+            )
+        return found
+
     def project(self, user_id: int, project_id: int, explicit: bool = False) -> ProjectDecision:
         key = (user_id, project_id, explicit)
         found = self._projects.get(key)
         if found is None:
-            facts = project_facts(self.view, self.gates, self.user(user_id), project_id, explicit=explicit)
-            found = self._projects[key] = self.engine.project(facts)
+            found = self._projects[key] = self.engine.project(
+                self.project_facts(user_id, project_id, explicit)
+            )
         return found
 
     def effective_level(self, user_id: int, project_id: int) -> int | None:
@@ -100,13 +116,22 @@ class AccessEvaluator:
 
     # -- resource types (§3.6, §3.9) ---------------------------------------------------------------
 
+    def resource_type_facts(self, user_id: int, project_id: int, resource: str) -> ResourceTypeFacts:
+        key = (user_id, project_id, resource)
+        found = self._type_facts.get(key)
+        if found is None:
+            info = self.engine.resource_info(resource)
+            user = self.user(user_id)
+            found = self._type_facts[key] = resource_type_facts(self.view, self.gates, user, project_id, info)
+        return found
+
     def resource_type(self, user_id: int, project_id: int, resource: str) -> ResourceTypeDecision:
         key = (user_id, project_id, resource)
         found = self._types.get(key)
         if found is None:
-            info = self.engine.resource_info(resource)
-            facts = resource_type_facts(self.view, self.gates, self.user(user_id), project_id, info)
-            found = self._types[key] = self.engine.resource_type(facts)
+            found = self._types[key] = self.engine.resource_type(
+                self.resource_type_facts(user_id, project_id, resource)
+            )
         return found
 
     def resource_access_level(self, user_id: int, project_id: int, resource: str) -> str | None:
@@ -233,13 +258,10 @@ class AccessEvaluator:
         fact vectors: the user's project facts, those of the target's type, and the object's
         signature. Two users with equal signatures for a target get equal answers; None for an
         object that does not exist."""
-        user = self.user(user_id)
-        project = project_facts(self.view, self.gates, user, project_id)
+        project = self.project_facts(user_id, project_id)
         if resource is None:
             return project
-        of_type = resource_type_facts(
-            self.view, self.gates, user, project_id, self.engine.resource_info(resource)
-        )
+        of_type = self.resource_type_facts(user_id, project_id, resource)
         if resource_id is None:
             return project, of_type
         target = self.object_signature(user_id, project_id, resource, resource_id)
