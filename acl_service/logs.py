@@ -1,7 +1,8 @@
 """Log output in the format ACL_LOG_FORMAT names: `text` for people, `json` (one object a line) for
 log collectors.
 
-A JSON line always has `timestamp` (UTC, ISO 8601), `level`, `logger` and `message`; a record
+A JSON line always has `timestamp` (UTC, ISO 8601), `level`, `logger`, `message` and `process`
+(the pid: one of several workers); a record
 logged with `extra={FIELDS: {...}}` adds those fields at the top level (the access log's method,
 path, status, duration_ms, request_id), and one logged with an exception adds `exception`.
 """
@@ -26,6 +27,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
+            "process": record.process,  # which worker, when there are several
         }
         line.update(getattr(record, FIELDS, {}))
         if record.exc_info:

@@ -28,6 +28,8 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        # Read now: routing rewrites scope["path"] (it drops a trailing slash).
+        method, path = scope["method"], scope["path"]
         status = 0
 
         async def send_and_log(message: Message) -> None:
@@ -36,14 +38,13 @@ class AccessLog:
                 status = message["status"]
             await send(message)
             if message["type"] == "http.response.body" and not message.get("more_body", False):
-                log_response(scope, status, (time.perf_counter() - started) * 1000)
+                duration_ms = round((time.perf_counter() - started) * 1000, 3)
+                log_response(method, path, status, duration_ms, request_id_of(scope))
 
         await self.app(scope, receive, send_and_log)
 
 
-def log_response(scope: Scope, status: int, duration_ms: float) -> None:
-    method, path, request_id = scope.get("method", ""), scope["path"], request_id_of(scope)
-    duration_ms = round(duration_ms, 3)
+def log_response(method: str, path: str, status: int, duration_ms: float, request_id: str) -> None:
     fields = {
         "method": method,
         "path": path,

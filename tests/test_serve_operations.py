@@ -1,0 +1,156 @@
+"""Operating `acl-service serve`: metrics over several workers, JSON and access logs, and the
+one-off commands (`migrate --status`, `reset`) beside a running or stopped service."""
+
+import json
+import re
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.test_cli import acl_service, serving
+
+REQUESTS = 60
+CONNECTIONS = 6
+SCRAPES = 12
+# reset refuses an external database before contacting it.
+NEVER_CONTACTED = "postgresql://nobody@127.0.0.1:1/none"
+
+
+def json_lines(path: Path) -> list[dict[str, Any]]:
+    """Every line of `path`, each of which must be one JSON object."""
+    lines = []
+    for line in path.read_text().splitlines():
+        parsed = json.loads(line)
+        assert isinstance(parsed, dict), line
+        lines.append(parsed)
+    return lines
+
+
+def unauthenticated_checks(url: str, count: int) -> None:
+    # One connection per thread, kept alive: the kernel hands each new connection to one worker.
+    with httpx.Client(base_url=url) as client:
+        for _ in range(count):
+            assert client.post("/v1/check", json={}).status_code == 401
+
+
+def scrape(url: str) -> dict[str, str]:
+    # A new connection per scrape, so that scrapes reach either worker.
+    text = httpx.get(f"{url}/metrics", headers={"Connection": "close"}).text
+    return dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+
+
+def test_metrics_sum_every_workers_counts_whichever_worker_answers(database_url: str, tmp_path: Path) -> None:
+    errors = tmp_path / "serve.err"
+    with serving(
+        tmp_path / "data",
+        tmp_path / "serve.log",
+        errors=errors,
+        ACL_DATABASE_URL=database_url,
+        ACL_WORKERS="2",
+        ACL_LOG_FORMAT="json",
+    ) as url:
+        with ThreadPoolExecutor(CONNECTIONS) as pool:
+            list(pool.map(lambda _: unauthenticated_checks(url, REQUESTS // CONNECTIONS), range(CONNECTIONS)))
+        scrapes = [scrape(url) for _ in range(SCRAPES)]
+    for samples in scrapes:
+        assert samples['acl_requests_total{endpoint="/v1/check",status="401"}'] == str(REQUESTS)
+        assert samples["acl_listener_connected"] == "1"
+        assert samples["acl_organizations_loaded"] == "0"
+    # Without both workers answering checks and scrapes, this test could not tell a sum from one
+    # worker's own counts.
+    access = [line for line in json_lines(errors) if line["logger"] == "acl_service.access"]
+    for path in ("/v1/check", "/metrics"):
+        workers = Counter(line["process"] for line in access if line["path"] == path)
+        assert len(workers) == 2, f"{path} answered by {dict(workers)}"
+
+
+def test_json_logs_carry_the_access_line_with_the_callers_request_id(
+    database_url: str, tmp_path: Path
+) -> None:
+    errors = tmp_path / "serve.err"
+    with serving(
+        tmp_path / "data",
+        tmp_path / "serve.log",
+        errors=errors,
+        ACL_DATABASE_URL=database_url,
+        ACL_LOG_FORMAT="json",
+    ) as url:
+        answered = httpx.get(f"{url}/api/organizations/", headers={"X-Request-Id": "trace-42.a"})
+        unrouted = httpx.get(f"{url}/nowhere")
+    assert answered.status_code == 401
+    assert answered.headers["X-Request-Id"] == "trace-42.a"
+    lines = json_lines(errors)
+    for line in lines:
+        assert {"timestamp", "level", "logger", "message"} <= line.keys(), line
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", line["timestamp"])
+    assert any(line["logger"].startswith("uvicorn") for line in lines)
+    [access] = [line for line in lines if line.get("request_id") == "trace-42.a"]
+    assert access["logger"] == "acl_service.access"
+    assert access["level"] == "info"
+    assert (access["method"], access["path"], access["status"]) == ("GET", "/api/organizations/", 401)
+    assert isinstance(access["duration_ms"], float)
+    assert access["duration_ms"] > 0
+    # A request no route matches is logged too, under the id the service generated for it.
+    [missing] = [line for line in lines if line.get("path") == "/nowhere"]
+    assert (missing["status"], missing["request_id"]) == (404, unrouted.headers["X-Request-Id"])
+
+
+def test_text_logs_write_the_access_line_for_people(database_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "serve.log"
+    with serving(tmp_path / "data", log, ACL_DATABASE_URL=database_url) as url:
+        httpx.get(f"{url}/healthz", headers={"X-Request-Id": "plain-1"})
+    [line] = [line for line in log.read_text().splitlines() if "request_id=plain-1" in line]
+    assert re.fullmatch(
+        r"INFO - .* - acl_service\.access - GET /healthz 200 \d+\.\d{3} ms request_id=plain-1", line
+    )
+
+
+def test_migrate_status_reaches_the_embedded_database_serve_runs(
+    embedded_data_dir: Path, tmp_path: Path
+) -> None:
+    with serving(embedded_data_dir, tmp_path / "serve.log"):
+        status = acl_service("migrate", "--status", ACL_DATA_DIR=str(embedded_data_dir))
+        assert status.returncode == 0, status.stderr
+        assert status.stdout.splitlines()[-1].endswith(" applied, 0 pending")
+        assert status.stdout.startswith("applied  0001_")
+        # serve still owns its database: a second serve on the folder is refused.
+        second = acl_service("serve", ACL_DATA_DIR=str(embedded_data_dir), ACL_PORT="1")
+        assert second.returncode == 1
+
+
+def test_reset_needs_yes_refuses_while_serving_and_then_starts_from_empty(
+    embedded_data_dir: Path, tmp_path: Path
+) -> None:
+    data = {"ACL_DATA_DIR": str(embedded_data_dir)}
+    log = tmp_path / "first.log"
+    with serving(embedded_data_dir, log) as url:
+        token = (embedded_data_dir / "admin-token").read_text().strip()
+        auth = {"Authorization": f"Bearer {token}"}
+        created = httpx.post(f"{url}/api/organizations/", json={"name": "Hogs"}, headers=auth)
+        assert created.status_code == 201, created.text
+        running = acl_service("reset", "--yes", **data)
+        assert (running.returncode, running.stderr) == (
+            1,
+            f"acl-service: {embedded_data_dir} is in use by a running acl-service: stop it first\n",
+        )
+
+    unconfirmed = acl_service("reset", **data)
+    assert unconfirmed.returncode == 1
+    assert "acl-service reset --yes" in unconfirmed.stderr
+    assert (embedded_data_dir / "postgres" / "PG_VERSION").exists()
+
+    external = acl_service("reset", "--yes", ACL_DATABASE_URL=NEVER_CONTACTED, **data)
+    assert external.returncode == 1
+    assert "ACL_DATABASE_URL is set" in external.stderr
+
+    reset = acl_service("reset", "--yes", **data)
+    assert reset.returncode == 0, reset.stderr
+    assert not (embedded_data_dir / "postgres").exists()
+
+    with serving(embedded_data_dir, tmp_path / "second.log") as url:
+        assert httpx.get(f"{url}/readyz").json() == {"status": "ready", "revision": 0}
+        listed = httpx.get(f"{url}/api/organizations/", headers=auth)
+        assert (listed.status_code, listed.json()["count"]) == (200, 0)
