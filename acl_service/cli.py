@@ -359,9 +359,12 @@ def run_reset(args: argparse.Namespace) -> int:
             f"reset deletes every fact in {embedded.pgdata}; run `acl-service reset --yes` to do it"
         )
     try:
-        embedded.remove()
+        removed = embedded.remove()
     except DataFolderInUseError:
         raise CommandError(f"{settings.data_dir} is in use by a running acl-service: stop it first") from None
+    if not removed:
+        print(f"no embedded database in {embedded.pgdata}; nothing deleted")
+        return 0
     # The token is not a fact: kept, a script holding it keeps working against the empty database.
     print(f"deleted the embedded database in {embedded.pgdata}; the next serve starts empty")
     return 0

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.test_cli import acl_service, serving
+from tests.test_cli import acl_service, free_port, serving
 
 REQUESTS = 60
 CONNECTIONS = 6
@@ -117,14 +117,16 @@ def test_migrate_status_reaches_the_embedded_database_serve_runs(
         assert status.stdout.splitlines()[-1].endswith(" applied, 0 pending")
         assert status.stdout.startswith("applied  0001_")
         # serve still owns its database: a second serve on the folder is refused.
-        second = acl_service("serve", ACL_DATA_DIR=str(embedded_data_dir), ACL_PORT="1")
+        second = acl_service("serve", ACL_DATA_DIR=str(embedded_data_dir), ACL_PORT=str(free_port()))
         assert second.returncode == 1
+        assert "is in use by another acl-service process" in second.stderr
 
 
 def test_reset_needs_yes_refuses_while_serving_and_then_starts_from_empty(
     embedded_data_dir: Path, tmp_path: Path
 ) -> None:
     data = {"ACL_DATA_DIR": str(embedded_data_dir)}
+    pgdata = embedded_data_dir.resolve() / "postgres"
     log = tmp_path / "first.log"
     with serving(embedded_data_dir, log) as url:
         token = (embedded_data_dir / "admin-token").read_text().strip()
@@ -148,7 +150,10 @@ def test_reset_needs_yes_refuses_while_serving_and_then_starts_from_empty(
 
     reset = acl_service("reset", "--yes", **data)
     assert reset.returncode == 0, reset.stderr
+    assert reset.stdout.startswith("deleted the embedded database in ")
     assert not (embedded_data_dir / "postgres").exists()
+    again = acl_service("reset", "--yes", **data)
+    assert (again.returncode, again.stdout.split(";")[0]) == (0, f"no embedded database in {pgdata}")
 
     with serving(embedded_data_dir, tmp_path / "second.log") as url:
         assert httpx.get(f"{url}/readyz").json() == {"status": "ready", "revision": 0}

@@ -93,22 +93,26 @@ class EmbeddedPostgres:
         caller's connections fail like any lost database connection.
         """
         self._account = _server_account()
-        status = self._run("pg_ctl", "status", "-D", str(self.pgdata), check=False)
-        if status.returncode != 0:
+        running = (self.pgdata / "PG_VERSION").exists() and (
+            self._run("pg_ctl", "status", "-D", str(self.pgdata), check=False).returncode == 0
+        )
+        if not running:
             raise DataFolderInUseError(
                 f"{self.data_dir} is in use by another acl-service process, whose database is not "
                 "running (yet); try again once it has started"
             )
         return _dsn(self._socket_dir())
 
-    def remove(self) -> None:
-        """Delete the cluster and everything in it; the next start() creates an empty one."""
+    def remove(self) -> bool:
+        """Delete the cluster and everything in it, so that the next start() creates an empty one.
+
+        False when there was none. Refused (DataFolderInUseError) while another process owns it.
+        """
+        if not self.pgdata.exists():
+            return False
         self._account = _server_account()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = _acquire_lock(self.data_dir / "postgres.lock")
         try:
-            if not self.pgdata.exists():
-                return
             if (self.pgdata / "PG_VERSION").exists():
                 self._reach_cluster()
                 # A server left by a SIGKILLed owner would keep the deleted files open.
@@ -116,6 +120,7 @@ class EmbeddedPostgres:
             shutil.rmtree(self.pgdata)
         finally:
             self._release_lock()
+        return True
 
     def stop(self) -> None:
         """Stop the server (fast shutdown: open sessions are ended, committed data is kept)."""
