@@ -3,7 +3,6 @@ one-off commands (`migrate --status`, `reset`) beside a running or stopped servi
 
 import json
 import re
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -12,59 +11,76 @@ import httpx
 
 from tests.test_cli import acl_service, free_port, serving
 
-REQUESTS = 60
 CONNECTIONS = 6
-SCRAPES = 12
+# Bounds on the rounds it takes for both workers to have answered (the kernel picks the worker a
+# new connection goes to, and the second worker may still be starting).
+MAX_ROUNDS = 100
 # reset refuses an external database before contacting it.
 NEVER_CONTACTED = "postgresql://nobody@127.0.0.1:1/none"
 
 
 def json_lines(path: Path) -> list[dict[str, Any]]:
-    """Every line of `path`, each of which must be one JSON object."""
+    """Every complete line of `path` (the service may be writing one), each one JSON object."""
     lines = []
-    for line in path.read_text().splitlines():
-        parsed = json.loads(line)
-        assert isinstance(parsed, dict), line
-        lines.append(parsed)
+    for line in path.read_text().splitlines(keepends=True):
+        if line.endswith("\n"):
+            parsed = json.loads(line)
+            assert isinstance(parsed, dict), line
+            lines.append(parsed)
     return lines
 
 
-def unauthenticated_checks(url: str, count: int) -> None:
-    # One connection per thread, kept alive: the kernel hands each new connection to one worker.
-    with httpx.Client(base_url=url) as client:
-        for _ in range(count):
-            assert client.post("/v1/check", json={}).status_code == 401
+def answering_workers(errors: Path, request_ids: set[str]) -> set[int]:
+    """The processes whose access log shows one of `request_ids`."""
+    return {line["process"] for line in json_lines(errors) if line.get("request_id") in request_ids}
 
 
-def scrape(url: str) -> dict[str, str]:
-    # A new connection per scrape, so that scrapes reach either worker.
-    text = httpx.get(f"{url}/metrics", headers={"Connection": "close"}).text
-    return dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+def request(url: str, method: str, path: str, request_id: str) -> httpx.Response:
+    # A new connection for each: one kept alive would stay with the worker that accepted it.
+    headers = {"X-Request-Id": request_id, "Connection": "close"}
+    return httpx.request(method, f"{url}{path}", headers=headers)
+
+
+def samples_of(exposition: str) -> dict[str, str]:
+    return dict(line.rsplit(" ", 1) for line in exposition.splitlines() if not line.startswith("#"))
 
 
 def test_metrics_sum_every_workers_counts_whichever_worker_answers(database_url: str, tmp_path: Path) -> None:
     errors = tmp_path / "serve.err"
-    with serving(
-        tmp_path / "data",
-        tmp_path / "serve.log",
-        errors=errors,
-        ACL_DATABASE_URL=database_url,
-        ACL_WORKERS="2",
-        ACL_LOG_FORMAT="json",
-    ) as url:
-        with ThreadPoolExecutor(CONNECTIONS) as pool:
-            list(pool.map(lambda _: unauthenticated_checks(url, REQUESTS // CONNECTIONS), range(CONNECTIONS)))
-        scrapes = [scrape(url) for _ in range(SCRAPES)]
-    for samples in scrapes:
-        assert samples['acl_requests_total{endpoint="/v1/check",status="401"}'] == str(REQUESTS)
-        assert samples["acl_listener_connected"] == "1"
-        assert samples["acl_organizations_loaded"] == "0"
-    # Without both workers answering checks and scrapes, this test could not tell a sum from one
-    # worker's own counts.
-    access = [line for line in json_lines(errors) if line["logger"] == "acl_service.access"]
-    for path in ("/v1/check", "/metrics"):
-        workers = Counter(line["process"] for line in access if line["path"] == path)
-        assert len(workers) == 2, f"{path} answered by {dict(workers)}"
+    with (
+        serving(
+            tmp_path / "data",
+            tmp_path / "serve.log",
+            errors=errors,
+            ACL_DATABASE_URL=database_url,
+            ACL_WORKERS="2",
+            ACL_LOG_FORMAT="json",
+        ) as url,
+        ThreadPoolExecutor(CONNECTIONS) as pool,
+    ):
+        # Unauthenticated checks (401), several connections at once, until both workers answered some.
+        checks: set[str] = set()
+        for round_number in range(MAX_ROUNDS):
+            ids = [f"check-{round_number}-{n}" for n in range(CONNECTIONS)]
+            answers = pool.map(lambda request_id: request(url, "POST", "/v1/check", request_id), ids)
+            assert {answer.status_code for answer in answers} == {401}
+            checks.update(ids)
+            if len(answering_workers(errors, checks)) == 2:
+                break
+        assert len(answering_workers(errors, checks)) == 2, "one worker answered every check"
+
+        # Scrapes until both workers have answered one: each one counts every check.
+        scrapes: set[str] = set()
+        for round_number in range(MAX_ROUNDS):
+            scrape_id = f"scrape-{round_number}"
+            samples = samples_of(request(url, "GET", "/metrics", scrape_id).text)
+            assert samples['acl_requests_total{endpoint="/v1/check",status="401"}'] == str(len(checks))
+            assert samples["acl_listener_connected"] == "1"
+            assert samples["acl_organizations_loaded"] == "0"
+            scrapes.add(scrape_id)
+            if len(answering_workers(errors, scrapes)) == 2:
+                break
+        assert len(answering_workers(errors, scrapes)) == 2, "one worker answered every scrape"
 
 
 def test_json_logs_carry_the_access_line_with_the_callers_request_id(
