@@ -15,11 +15,12 @@ from typing import Final
 import asyncpg
 import swagger_ui_bundle
 from litestar import Litestar
-from litestar.logging import LoggingConfig
+from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 
+from acl_service.api.access_log import AccessLog
 from acl_service.api.admin.access_controls import (
     ObjectAccessControlsController,
     ProjectAccessControlsController,
@@ -35,12 +36,14 @@ from acl_service.api.admin.users import UsersController
 from acl_service.api.decisions import DecisionController
 from acl_service.api.errors import EXCEPTION_HANDLERS, MAX_BODY_BYTES
 from acl_service.api.health import HealthController
-from acl_service.api.metrics import MetricsController, count_request
+from acl_service.api.metrics import STATE_KEY as METRICS_KEY
+from acl_service.api.metrics import Metrics, MetricsController, count_request, publish_periodically
 from acl_service.api.request_id import add_request_id_header
 from acl_service.api.revision import add_revision_header
 from acl_service.api.state import AppState
 from acl_service.authz.engine import PolicyEngine
 from acl_service.authz.routes import RouteTable
+from acl_service.logs import logging_config
 from acl_service.settings import Settings
 from acl_service.store.changelog import prune_periodically
 from acl_service.store.index import FactIndex
@@ -62,6 +65,7 @@ def create_app(settings: Settings) -> Litestar:
     # Loaded before serving: a broken policy or route table stops startup, not the first request.
     engine = PolicyEngine.load(settings.policy_dir, cache_size=settings.decision_cache_size)
     routes = RouteTable.load(settings.policy_dir)
+    metrics = Metrics(settings.metrics_dir)
 
     @asynccontextmanager
     async def database_lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -74,15 +78,20 @@ def create_app(settings: Settings) -> Litestar:
             prune_periodically(pool, settings.changelog_retention, CHANGELOG_PRUNE_INTERVAL_SECONDS),
             name="changelog-pruner",
         )
+        tasks = [pruner]
+        if settings.metrics_dir is not None:
+            tasks.append(asyncio.create_task(publish_periodically(app.state), name="metrics-publisher"))
         try:
             yield
         finally:
-            pruner.cancel()
-            await asyncio.gather(pruner, return_exceptions=True)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await index.stop()
             await pool.close()
+            metrics.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             HealthController,
             MetricsController,
@@ -108,6 +117,7 @@ def create_app(settings: Settings) -> Litestar:
             ),
         ],
         lifespan=[database_lifespan],
+        state=State({METRICS_KEY: metrics}),
         before_send=[add_revision_header, add_request_id_header, count_request],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
@@ -125,12 +135,11 @@ def create_app(settings: Settings) -> Litestar:
                 )
             ],
         ),
-        logging_config=LoggingConfig(
-            root={"level": settings.log_level.upper(), "handlers": ["queue_listener"]},
-            log_exceptions="never",  # the 500 handler in api/errors.py logs them once
-        ),
+        logging_config=logging_config(settings),
         debug=False,
     )
+    app.asgi_handler = AccessLog(app.asgi_handler)
+    return app
 
 
 async def open_pool(database_url: str) -> asyncpg.Pool:

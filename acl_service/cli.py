@@ -1,4 +1,4 @@
-"""`acl-service serve | migrate | changelog prune | policy test | version`.
+"""`acl-service serve | migrate | changelog prune | reset | policy test | version`.
 
 Each subcommand is one `register_*` function (its arguments, `run=` its implementation) listed in
 `SUBCOMMANDS`. Settings are read from the environment once, by the subcommands that need them.
@@ -7,12 +7,13 @@ Each subcommand is one `register_*` function (its arguments, `run=` its implemen
 import argparse
 import asyncio
 import functools
-import logging
 import os
 import secrets
+import shlex
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib.metadata import version
@@ -30,6 +31,7 @@ from acl_service.app import create_app
 from acl_service.authz.decisions import Decider
 from acl_service.authz.engine import PolicyEngine, PolicyError
 from acl_service.authz.routes import RouteTable
+from acl_service.logs import configure_supervisor_logging
 from acl_service.migrate import MigrationError, MigrationStatus, apply_migrations, migration_status
 from acl_service.policytest import run_policy_tests
 from acl_service.settings import (
@@ -41,7 +43,7 @@ from acl_service.settings import (
     load_settings,
 )
 from acl_service.store.changelog import PruneResult, prune_changelog
-from acl_service.store.embedded import EmbeddedPostgres, EmbeddedPostgresError
+from acl_service.store.embedded import DataFolderInUseError, EmbeddedPostgres, EmbeddedPostgresError
 
 TOKEN_FILE_NAME: Final = "admin-token"
 EXIT_FAILURE: Final = 1
@@ -90,7 +92,7 @@ async def migrate_database(dsn: str) -> list[str]:
 
 def run_migrate(args: argparse.Namespace) -> int:
     settings = load_settings(os.environ)
-    with database(settings) as dsn:
+    with database(settings, share=True) as dsn:
         if args.status:
             status = asyncio.run(read_status(dsn))
             for name in status.applied:
@@ -127,7 +129,7 @@ async def prune_database(dsn: str, retention: ChangelogRetention) -> PruneResult
 
 def run_changelog_prune(_: argparse.Namespace) -> int:
     settings = load_settings(os.environ)
-    with database(settings) as dsn:
+    with database(settings, share=True) as dsn:
         result = asyncio.run(prune_database(dsn, settings.changelog_retention))
     if result.skipped:
         print("another prune is running; nothing done")
@@ -152,23 +154,39 @@ def register_changelog(subparsers: "argparse._SubParsersAction[argparse.Argument
 
 
 @contextmanager
-def database(settings: Settings) -> Iterator[str]:
-    """The DSN to use: ACL_DATABASE_URL, or an embedded PostgreSQL running for the duration."""
+def database(settings: Settings, *, share: bool = False) -> Iterator[str]:
+    """The DSN to use: ACL_DATABASE_URL, or an embedded PostgreSQL running for the duration.
+
+    With `share`, an embedded database that a running `serve` owns is used as it is, so that
+    `migrate --status` (and the other one-off commands) work beside the service.
+    """
     if settings.database_url is not None:
         yield settings.database_url
         return
     embedded = EmbeddedPostgres(settings.data_dir)
-    dsn = embedded.start()
+    try:
+        dsn = embedded.start()
+    except DataFolderInUseError:
+        if not share:
+            raise
+        yield embedded.running_dsn()
+        return
     try:
         yield dsn
     finally:
         embedded.stop()
 
 
-def read_or_create_admin_token(data_dir: Path) -> str:
+class AdminToken(msgspec.Struct, frozen=True):
+    value: str
+    path: Path
+    generated: bool  # by this start: the one time it is printed
+
+
+def read_or_create_admin_token(data_dir: Path) -> AdminToken:
     path = data_dir / TOKEN_FILE_NAME
     if path.exists():
-        return path.read_text().strip()
+        return AdminToken(path.read_text().strip(), path, generated=False)
     token = secrets.token_urlsafe(32)
     while token.startswith(PERSONAL_API_KEY_PREFIX):
         token = secrets.token_urlsafe(32)
@@ -177,7 +195,7 @@ def read_or_create_admin_token(data_dir: Path) -> str:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as file:
         file.write(token + "\n")
-    return token
+    return AdminToken(token, path, generated=True)
 
 
 def prepare_schema(dsn: str, *, migrate: bool) -> None:
@@ -192,7 +210,7 @@ def prepare_schema(dsn: str, *, migrate: bool) -> None:
         )
 
 
-def print_banner(settings: Settings, dsn: str, generated_token: str | None) -> None:
+def print_banner(settings: Settings, dsn: str, admin_token: AdminToken | None) -> None:
     url = f"http://{settings.host}:{settings.port}"
     lines = [f"acl-service {version('acl-service')} ({settings.workers} worker(s))"]
     if settings.database_url is None:
@@ -201,10 +219,17 @@ def print_banner(settings: Settings, dsn: str, generated_token: str | None) -> N
         # An external DSN may carry a password: name it, never print it.
         lines.append("  database:  ACL_DATABASE_URL")
     lines += [f"  API:       {url}", f"  docs:      {url}/schema"]
-    if generated_token is not None:
+    if admin_token is not None and admin_token.generated:
         lines += [
-            f"  token:     {generated_token}  (admin; kept in {settings.data_dir / TOKEN_FILE_NAME})",
-            f'  try:       curl -s -H "Authorization: Bearer {generated_token}" {url}/api/organizations/',
+            f"  token:     {admin_token.value}  (admin; kept in {admin_token.path})",
+            f'  try:       curl -s -H "Authorization: Bearer {admin_token.value}" {url}/api/organizations/',
+        ]
+    elif admin_token is not None:
+        # Printed once, when generated: later starts (and their logs) name the file, not the secret.
+        read_token = f"$(cat {shlex.quote(str(admin_token.path))})"
+        lines += [
+            f"  token:     admin, kept in {admin_token.path}",
+            f'  try:       curl -s -H "Authorization: Bearer {read_token}" {url}/api/organizations/',
         ]
     elif not settings.service_tokens:
         lines.append("  warning:   ACL_SERVICE_TOKENS is empty, every API call will be refused")
@@ -213,6 +238,24 @@ def print_banner(settings: Settings, dsn: str, generated_token: str | None) -> N
 
 def raise_stopped(signum: int, frame: FrameType | None) -> None:
     raise ShutdownRequestedError
+
+
+def uvicorn_config(settings: Settings) -> uvicorn.Config:
+    return uvicorn.Config(
+        # Each worker builds its own app (and pool) from these settings: the factory is pickled to
+        # the spawned workers, so nothing passes through os.environ.
+        functools.partial(create_app, settings),
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        loop="auto",  # uvloop where it is installed (every platform but Windows)
+        http="httptools",
+        lifespan="on",
+        log_config=None,  # each worker's app configures its logging
+        log_level=settings.log_level,
+        access_log=False,  # acl_service.api.access_log writes it, with the request id
+    )
 
 
 def serve_http(settings: Settings) -> None:
@@ -226,29 +269,17 @@ def serve_http(settings: Settings) -> None:
     A server that cannot start (its app, lifespan or socket) stops `serve` with one line. uvicorn's
     supervisor restarts a worker that dies after starting, and stops at one that fails to start.
     """
-    config = uvicorn.Config(
-        # Each worker builds its own app (and pool) from these settings: the factory is pickled to
-        # the spawned workers, so nothing passes through os.environ.
-        functools.partial(create_app, settings),
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        loop="auto",  # uvloop where it is installed (every platform but Windows)
-        http="httptools",
-        lifespan="on",
-        log_config=None,  # each worker's app configures its logging
-        log_level=settings.log_level,
-        access_log=False,
-    )
     try:
         if settings.workers == 1:
-            uvicorn.Server(config).run()
+            uvicorn.Server(uvicorn_config(settings)).run()
             return
-        # The supervisor builds no app: its own messages (a worker died, restarts) need a handler.
-        logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s - %(name)s - %(message)s")
-        supervisor = Multiprocess(config, sockets=[config.bind_socket()])
-        supervisor.run()
+        configure_supervisor_logging(settings)
+        # Each worker counts into its own file in this folder; a scrape sums them (api/metrics.py).
+        # A new folder per run: counts of an earlier run, or of another serve, never add up.
+        with tempfile.TemporaryDirectory(prefix="acl-service-metrics-") as metrics_dir:
+            config = uvicorn_config(msgspec.structs.replace(settings, metrics_dir=Path(metrics_dir)))
+            supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+            supervisor.run()
         failed = any(worker.process.exitcode == STARTUP_FAILURE for worker in supervisor.processes)
     except SystemExit:  # uvicorn's own way of saying it could not start
         failed = True
@@ -289,13 +320,13 @@ def run_serve(args: argparse.Namespace) -> int:
             embedded = settings.database_url is None
             # The embedded database belongs to this service: it always migrates itself.
             prepare_schema(dsn, migrate=embedded or args.migrate)
-            generated_token = None
+            admin_token = None
             if embedded and not settings.service_tokens:
-                generated_token = read_or_create_admin_token(settings.data_dir)
+                admin_token = read_or_create_admin_token(settings.data_dir)
                 settings = msgspec.structs.replace(
-                    settings, service_tokens=(ServiceToken(role="admin", token=generated_token),)
+                    settings, service_tokens=(ServiceToken(role="admin", token=admin_token.value),)
                 )
-            print_banner(settings, dsn, generated_token)
+            print_banner(settings, dsn, admin_token)
             serve_http(msgspec.structs.replace(settings, database_url=dsn))
     except (KeyboardInterrupt, ShutdownRequestedError):
         pass
@@ -313,6 +344,38 @@ def register_serve(subparsers: "argparse._SubParsersAction[argparse.ArgumentPars
         "--migrate", action="store_true", help="apply pending migrations to ACL_DATABASE_URL before serving"
     )
     parser.set_defaults(run=run_serve)
+
+
+# --- reset -----------------------------------------------------------------------------------
+
+
+def run_reset(args: argparse.Namespace) -> int:
+    settings = load_settings(os.environ)
+    if settings.database_url is not None:
+        raise CommandError("reset deletes the embedded database only; ACL_DATABASE_URL is set")
+    embedded = EmbeddedPostgres(settings.data_dir)
+    if not args.yes:
+        raise CommandError(
+            f"reset deletes every fact in {embedded.pgdata}; run `acl-service reset --yes` to do it"
+        )
+    try:
+        removed = embedded.remove()
+    except DataFolderInUseError:
+        raise CommandError(f"{settings.data_dir} is in use by a running acl-service: stop it first") from None
+    if not removed:
+        print(f"no embedded database in {embedded.pgdata}; nothing deleted")
+        return 0
+    # The token is not a fact: kept, a script holding it keeps working against the empty database.
+    print(f"deleted the embedded database in {embedded.pgdata}; the next serve starts empty")
+    return 0
+
+
+def register_reset(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = subparsers.add_parser(
+        "reset", help="delete the embedded database under ACL_DATA_DIR (not while serve runs)"
+    )
+    parser.add_argument("--yes", action="store_true", help="confirm: every fact is deleted")
+    parser.set_defaults(run=run_reset)
 
 
 # --- entry point -----------------------------------------------------------------------------
@@ -341,6 +404,7 @@ SUBCOMMANDS: Final[list[Callable[["argparse._SubParsersAction[argparse.ArgumentP
     register_version,
     register_policy,
     register_changelog,
+    register_reset,
 ]
 
 

@@ -7,7 +7,7 @@ the CLI decide what the service sees; nothing here runs at import time.
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import msgspec
 
@@ -15,9 +15,12 @@ import acl_service
 
 TokenRole = Literal["admin", "check"]
 LogLevel = Literal["debug", "info", "warning", "error"]
+LogFormat = Literal["text", "json"]
+Choice = TypeVar("Choice", bound=str)
 
 TOKEN_ROLES: tuple[TokenRole, ...] = ("admin", "check")
 LOG_LEVELS: tuple[LogLevel, ...] = ("debug", "info", "warning", "error")
+LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
 PERSONAL_API_KEY_PREFIX = "phx_"
 
 # The test suite's own variable: developers export it in the shell they also run the service from.
@@ -60,6 +63,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     min_revision_wait_ms: int = 2000
     changelog_retention: ChangelogRetention = DEFAULT_CHANGELOG_RETENTION
     log_level: LogLevel = "info"
+    log_format: LogFormat = "text"
+    # Not an ACL_* variable: `serve` sets it for several workers, which count into files there.
+    metrics_dir: Path | None = None
 
 
 def default_data_dir(environ: Mapping[str, str], *, as_root: bool) -> Path:
@@ -112,12 +118,15 @@ def parse_service_tokens(name: str, raw: str) -> tuple[ServiceToken, ...]:
     return tuple(tokens)
 
 
-def parse_log_level(name: str, raw: str) -> LogLevel:
-    level = raw.strip().lower()
-    for known in LOG_LEVELS:
-        if level == known:
-            return known
-    raise SettingsError(f"{name}: expected one of {', '.join(LOG_LEVELS)}, got {raw!r}")
+def parse_choice(choices: tuple[Choice, ...]) -> Callable[[str, str], Choice]:
+    def parse(name: str, raw: str) -> Choice:
+        text = raw.strip().lower()
+        for known in choices:
+            if text == known:
+                return known
+        raise SettingsError(f"{name}: expected one of {', '.join(choices)}, got {raw!r}")
+
+    return parse
 
 
 def parse_retention(name: str, raw: str) -> ChangelogRetention:
@@ -159,7 +168,8 @@ PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "ACL_FACT_INDEX_MAX_ROWS": ("fact_index_max_rows", lambda name, raw: parse_int(name, raw, 1)),
     "ACL_MIN_REVISION_WAIT_MS": ("min_revision_wait_ms", lambda name, raw: parse_int(name, raw, 0, 600_000)),
     "ACL_CHANGELOG_RETENTION": ("changelog_retention", parse_retention),
-    "ACL_LOG_LEVEL": ("log_level", parse_log_level),
+    "ACL_LOG_LEVEL": ("log_level", parse_choice(LOG_LEVELS)),
+    "ACL_LOG_FORMAT": ("log_format", parse_choice(LOG_FORMATS)),
 }
 
 

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +15,6 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-import pytest
 
 from acl_service.authz.engine import DEFAULT_POLICY_DIR
 
@@ -107,15 +105,18 @@ def test_a_broken_policy_stops_serve_with_one_line_before_any_database(tmp_path:
 
 
 @contextmanager
-def serving(data_dir: Path, log: Path, stop_signal: int = signal.SIGINT, **settings: str) -> Iterator[str]:
-    """Run `acl-service serve` on the embedded database; yield its URL; stop it with `stop_signal`."""
+def serving(
+    data_dir: Path, log: Path, stop_signal: int = signal.SIGINT, errors: Path | None = None, **settings: str
+) -> Iterator[str]:
+    """Run `acl-service serve` on the embedded database (unless `settings` name ACL_DATABASE_URL);
+    yield its URL; stop it with `stop_signal`. Its stderr goes to `errors` if given, else to `log`."""
     port = free_port()
-    with log.open("w") as output:
+    with log.open("w") as output, (errors or log).open("a") as error_output:
         process = subprocess.Popen(
             [sys.executable, "-m", "acl_service", "serve"],
             env=command_env(ACL_DATA_DIR=str(data_dir), ACL_PORT=str(port), **settings),
             stdout=output,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.STDOUT if errors is None else error_output,
             stdin=subprocess.DEVNULL,
         )
     url = f"http://127.0.0.1:{port}"
@@ -163,14 +164,6 @@ async def bump_revision(dsn: str) -> None:
         await conn.close()
 
 
-@pytest.fixture
-def embedded_data_dir() -> Iterator[Path]:
-    # Not under tmp_path: every new pytest session chmods /tmp/pytest-of-<user> back to 0700, which
-    # locks the server account (as root) out of a cluster that a concurrent session is running.
-    with tempfile.TemporaryDirectory(prefix="acl-service-test-") as folder:
-        yield Path(folder) / "data"
-
-
 def test_embedded_serve_keeps_data_and_token_across_restarts(embedded_data_dir: Path, tmp_path: Path) -> None:
     data_dir = embedded_data_dir
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
@@ -187,7 +180,13 @@ def test_embedded_serve_keeps_data_and_token_across_restarts(embedded_data_dir: 
     # container runtimes) stops everything as cleanly as Ctrl-C.
     with serving(data_dir, second_log, signal.SIGTERM, ACL_WORKERS="2") as url:
         assert httpx.get(f"{url}/readyz").json() == {"status": "ready", "revision": 1}
-        assert token in second_log.read_text()
+        # The token was printed when it was generated; later starts say where it is kept.
+        banner = second_log.read_text()
+        assert token not in banner
+        assert f"  token:     admin, kept in {data_dir / 'admin-token'}\n" in banner
+        assert f'curl -s -H "Authorization: Bearer $(cat {data_dir / "admin-token"})" {url}/' in banner
+        organizations = httpx.get(f"{url}/api/organizations/", headers={"Authorization": f"Bearer {token}"})
+        assert organizations.status_code == 200
     assert (data_dir / "admin-token").read_text().strip() == token
 
 

@@ -30,6 +30,7 @@ def test_every_variable_is_parsed() -> None:
             "ACL_FACT_INDEX_MAX_ROWS": "10",
             "ACL_MIN_REVISION_WAIT_MS": "500",
             "ACL_LOG_LEVEL": "DEBUG",
+            "ACL_LOG_FORMAT": "JSON",
             "PATH": "/usr/bin",
         }
     )
@@ -42,7 +43,7 @@ def test_every_variable_is_parsed() -> None:
     )
     assert (settings.decision_cache_size, settings.fact_index_max_rows) == (0, 10)
     assert settings.min_revision_wait_ms == 500
-    assert settings.log_level == "debug"
+    assert (settings.log_level, settings.log_format) == ("debug", "json")
 
 
 def test_empty_token_list_means_none_configured() -> None:
@@ -84,6 +85,7 @@ def test_root_data_folder_stays_out_of_the_home_folder() -> None:
         ({"ACL_SERVICE_TOKENS": "admin:a b"}, "ACL_SERVICE_TOKENS: entry 1 contains whitespace"),
         ({"ACL_SERVICE_TOKENS": "admin:a,check:a"}, "ACL_SERVICE_TOKENS: entry 2 repeats an earlier token"),
         ({"ACL_LOG_LEVEL": "loud"}, "ACL_LOG_LEVEL: expected one of debug, info, warning, error"),
+        ({"ACL_LOG_FORMAT": "xml"}, "ACL_LOG_FORMAT: expected one of text, json, got 'xml'"),
         ({"ACL_DATABASE_URL": ""}, "ACL_DATABASE_URL: must not be empty"),
         ({"ACL_HOST": " "}, "ACL_HOST: must not be empty"),
     ],

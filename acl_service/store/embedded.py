@@ -1,6 +1,7 @@
 """Embedded PostgreSQL: the server bundled in the pgserver wheel, run and stopped by this process.
 
 EmbeddedPostgresError   the server could not be prepared, started or stopped
+ +- DataFolderInUseError  another process owns the data folder (a running `serve`)
 
 Only pgserver's bundled binaries (initdb, pg_ctl, postgres 16) are used; its Python API is not.
 Importing `pgserver` reads XDG_RUNTIME_DIR at import time (a warning when unset, and the variable
@@ -20,6 +21,7 @@ import importlib.util
 import os
 import pwd
 import shlex
+import shutil
 import stat
 import subprocess
 import sys
@@ -38,6 +40,10 @@ _TIMEOUT_SECONDS = 60
 
 
 class EmbeddedPostgresError(Exception):
+    pass
+
+
+class DataFolderInUseError(EmbeddedPostgresError):
     pass
 
 
@@ -77,8 +83,44 @@ class EmbeddedPostgres:
         except BaseException:
             self._release_lock()
             raise
-        self._dsn = f"postgresql://postgres@/postgres?host={quote(str(socket_dir))}&port={_PORT}"
+        self._dsn = _dsn(socket_dir)
         return self._dsn
+
+    def running_dsn(self) -> str:
+        """The DSN of the server another process owns (after start() raised DataFolderInUseError).
+
+        The caller does not own that server: the owner may stop it at any time, and then the
+        caller's connections fail like any lost database connection.
+        """
+        self._account = _server_account()
+        running = (self.pgdata / "PG_VERSION").exists() and (
+            self._run("pg_ctl", "status", "-D", str(self.pgdata), check=False).returncode == 0
+        )
+        if not running:
+            raise DataFolderInUseError(
+                f"{self.data_dir} is in use by another acl-service process, whose database is not "
+                "running (yet); try again once it has started"
+            )
+        return _dsn(self._socket_dir())
+
+    def remove(self) -> bool:
+        """Delete the cluster and everything in it, so that the next start() creates an empty one.
+
+        False when there was none. Refused (DataFolderInUseError) while another process owns it.
+        """
+        if not self.pgdata.exists():
+            return False
+        self._account = _server_account()
+        self._lock = _acquire_lock(self.data_dir / "postgres.lock")
+        try:
+            if (self.pgdata / "PG_VERSION").exists():
+                self._reach_cluster()
+                # A server left by a SIGKILLed owner would keep the deleted files open.
+                self._stop_leftover_server()
+            shutil.rmtree(self.pgdata)
+        finally:
+            self._release_lock()
+        return True
 
     def stop(self) -> None:
         """Stop the server (fast shutdown: open sessions are ended, committed data is kept)."""
@@ -192,6 +234,10 @@ class EmbeddedPostgres:
             self._lock = None
 
 
+def _dsn(socket_dir: Path) -> str:
+    return f"postgresql://postgres@/postgres?host={quote(str(socket_dir))}&port={_PORT}"
+
+
 def _bundled_binaries() -> Path:
     # find_spec locates the package without importing it, and so without its import-time effects.
     spec = importlib.util.find_spec("pgserver")
@@ -239,7 +285,7 @@ def _acquire_lock(path: Path) -> IO[bytes]:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         lock.close()
-        raise EmbeddedPostgresError(
+        raise DataFolderInUseError(
             f"{path.parent} is in use by another acl-service process (it holds {path.name})"
         ) from None
     return lock

@@ -1,0 +1,60 @@
+"""Log output in the format ACL_LOG_FORMAT names: `text` for people, `json` (one object a line) for
+log collectors.
+
+A JSON line always has `timestamp` (UTC, ISO 8601), `level`, `logger`, `message` and `process`
+(the pid: one of several workers); a record
+logged with `extra={FIELDS: {...}}` adds those fields at the top level (the access log's method,
+path, status, duration_ms, request_id), and one logged with an exception adds `exception`.
+"""
+
+import logging
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import msgspec
+from litestar.logging import LoggingConfig
+
+from acl_service.settings import LogFormat, Settings
+
+FIELDS: Final = "acl_fields"
+TEXT_FORMAT: Final = "%(levelname)s - %(asctime)s - %(name)s - %(message)s"
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "process": record.process,  # which worker, when there are several
+        }
+        line.update(getattr(record, FIELDS, {}))
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return msgspec.json.encode(line).decode()
+
+
+def log_formatter(log_format: LogFormat) -> logging.Formatter:
+    return JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+
+
+def logging_config(settings: Settings) -> LoggingConfig:
+    """A worker's logging: every logger (uvicorn's too) through Litestar's queue handler, so a slow
+    stderr never blocks the event loop."""
+    formatter: dict[str, Any] = (
+        {"()": JsonFormatter} if settings.log_format == "json" else {"format": TEXT_FORMAT}
+    )
+    return LoggingConfig(
+        root={"level": settings.log_level.upper(), "handlers": ["queue_listener"]},
+        formatters={"standard": formatter},
+        log_exceptions="never",  # the 500 handler in api/errors.py logs them once
+    )
+
+
+def configure_supervisor_logging(settings: Settings) -> None:
+    """The process supervising several workers builds no app: its own messages (a worker died,
+    restarts) get a handler here, in the same format as the workers'."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(log_formatter(settings.log_format))
+    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler])
