@@ -138,7 +138,7 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=logging_config(settings),
         debug=False,
     )
-    app.asgi_handler = AccessLog(app.asgi_handler)
+    app.asgi_handler = AccessLog(app.asgi_handler, settings.access_log)
     return app
 
 

@@ -16,11 +16,13 @@ import acl_service
 TokenRole = Literal["admin", "check"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 LogFormat = Literal["text", "json"]
+AccessLogMode = Literal["all", "admin", "off"]
 Choice = TypeVar("Choice", bound=str)
 
 TOKEN_ROLES: tuple[TokenRole, ...] = ("admin", "check")
 LOG_LEVELS: tuple[LogLevel, ...] = ("debug", "info", "warning", "error")
 LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
+ACCESS_LOG_MODES: tuple[AccessLogMode, ...] = ("all", "admin", "off")
 PERSONAL_API_KEY_PREFIX = "phx_"
 
 # The test suite's own variable: developers export it in the shell they also run the service from.
@@ -64,6 +66,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     changelog_retention: ChangelogRetention = DEFAULT_CHANGELOG_RETENTION
     log_level: LogLevel = "info"
     log_format: LogFormat = "text"
+    access_log: AccessLogMode = "admin"
     # Not an ACL_* variable: `serve` sets it for several workers, which count into files there.
     metrics_dir: Path | None = None
 
@@ -170,6 +173,7 @@ PARSERS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "ACL_CHANGELOG_RETENTION": ("changelog_retention", parse_retention),
     "ACL_LOG_LEVEL": ("log_level", parse_choice(LOG_LEVELS)),
     "ACL_LOG_FORMAT": ("log_format", parse_choice(LOG_FORMATS)),
+    "ACL_ACCESS_LOG": ("access_log", parse_choice(ACCESS_LOG_MODES)),
 }
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.test_cli import acl_service, free_port, serving
 
@@ -122,6 +123,32 @@ def test_text_logs_write_the_access_line_for_people(database_url: str, tmp_path:
     assert re.fullmatch(
         r"INFO - .* - acl_service\.access - GET /healthz 200 \d+\.\d{3} ms request_id=plain-1", line
     )
+
+
+@pytest.mark.parametrize(("mode", "decisions_logged"), [("admin", False), ("all", True)])
+def test_the_access_log_leaves_out_successful_decisions_unless_asked(
+    database_url: str, tmp_path: Path, mode: str, decisions_logged: bool
+) -> None:
+    """Decisions come by the thousand a second: by default only their errors are logged."""
+    errors = tmp_path / "serve.err"
+    with serving(
+        tmp_path / "data",
+        tmp_path / "serve.log",
+        errors=errors,
+        ACL_DATABASE_URL=database_url,
+        ACL_LOG_FORMAT="json",
+        ACL_SERVICE_TOKENS="check:check-token",
+        ACL_ACCESS_LOG=mode,
+    ) as url:
+        body = {"user": "00000000-0000-4000-8000-000000000001", "project_id": 1, "action": "read"}
+        headers = {"Authorization": "Bearer check-token", "X-Request-Id": "decided"}
+        assert httpx.post(f"{url}/v1/check", json=body, headers=headers).status_code == 200
+        refused = httpx.post(f"{url}/v1/check", json=body, headers={"X-Request-Id": "refused"})
+        assert refused.status_code == 401
+        assert httpx.get(f"{url}/healthz", headers={"X-Request-Id": "probe"}).status_code == 200
+    logged = {line["request_id"] for line in json_lines(errors) if line["logger"] == "acl_service.access"}
+    assert {"refused", "probe"} <= logged
+    assert ("decided" in logged) == decisions_logged
 
 
 def test_migrate_status_reaches_the_embedded_database_serve_runs(
