@@ -34,6 +34,7 @@ from acl_service.api.admin.roles import RolesController
 from acl_service.api.admin.users import UsersController
 from acl_service.api.decisions import DecisionController
 from acl_service.api.errors import EXCEPTION_HANDLERS, MAX_BODY_BYTES
+from acl_service.api.explain import ExplainController
 from acl_service.api.health import HealthController
 from acl_service.api.metrics import MetricsController, count_request
 from acl_service.api.request_id import add_request_id_header
@@ -87,6 +88,7 @@ def create_app(settings: Settings) -> Litestar:
             HealthController,
             MetricsController,
             DecisionController,
+            ExplainController,
             UsersController,
             OrganizationsController,
             MembersController,

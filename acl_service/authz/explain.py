@@ -67,6 +67,7 @@ from acl_service.domain import AccessControlRow, Caller, OrganizationView, Proje
 T = TypeVar("T")
 
 RULES_FOLDER: Final = "rules"
+ROUTES_FILE: Final = "policies/routes.csv"
 DERIVED_FIELDS: Final = Derived.__struct_fields__
 # The SPEC section a query implements, by query name or its family (the part before the dot).
 SECTIONS: Final = {
@@ -166,11 +167,14 @@ class RecordingEngine(PolicyEngine):
     so a trace shows them where they were first needed.
     """
 
-    def __init__(self, engine: PolicyEngine, rows: Mapping[str, PolicyRow]) -> None:
+    def __init__(
+        self, engine: PolicyEngine, rows: Mapping[str, PolicyRow], derived: Mapping[str, tuple[str, ...]]
+    ) -> None:
         # Deliberately not PolicyEngine.__init__: that would parse and compile the policy again.
         self.__dict__.update(engine.__dict__)
         self._memo = BoundedMemo(0)
         self._rows = rows
+        self._derived = derived
         self._constants: dict[object, Any] = {}
         self.steps: list[TraceStep] = []
         self._depth = 0
@@ -198,11 +202,7 @@ class RecordingEngine(PolicyEngine):
     def ask(self, query: str, facts: msgspec.Struct, derived: Derived = NO_DERIVED) -> Answer:
         answer = super().ask(query, facts, derived)
         read = {name: _plain(getattr(facts, name)) for name in sorted(self.fields_read(query))}
-        read.update(
-            (f"d.{name}", _plain(getattr(derived, name)))
-            for name in DERIVED_FIELDS
-            if _reads_derived(self, query, name)
-        )
+        read.update((f"d.{name}", _plain(getattr(derived, name))) for name in self._derived[query])
         self.steps.append(
             TraceStep(
                 depth=self._depth,
@@ -270,9 +270,13 @@ class RecordingEngine(PolicyEngine):
         return super().insight(facts)
 
 
-def _reads_derived(engine: PolicyEngine, query: str, name: str) -> bool:
-    needle = f"r.d.{name}"
-    return any(needle in rule.condition or needle in rule.answer for rule in engine.rules_of(query))
+def derived_fields_read(engine: PolicyEngine) -> dict[str, tuple[str, ...]]:
+    """Per query, the derived answers (`r.d.<name>`) its rows read: what a trace shows beside its facts."""
+    found = {}
+    for query in engine.queries:
+        texts = " ".join(f"{rule.condition} {rule.answer}" for rule in engine.rules_of(query))
+        found[query] = tuple(name for name in DERIVED_FIELDS if f"r.d.{name}" in texts)
+    return found
 
 
 class RecordingEvaluator(AccessEvaluator):
@@ -450,13 +454,14 @@ class Explainer:
     def __init__(self, decider: Decider, policy_dir: Path) -> None:
         self.decider = decider
         self.rows = load_policy_rows(policy_dir)
+        self.derived = derived_fields_read(decider.engine)
 
     def check(
         self, subject: Subject, target: CheckTarget, action: CheckAction, view: OrganizationView | None
     ) -> tuple[CheckResult, Trace]:
         """`/v1/check`'s decision, and the trace of the same check."""
         decision = self.decider.check(subject, target, action, view)
-        engine = RecordingEngine(self.decider.engine, self.rows)
+        engine = self._recorder()
         outcome = self._trace_check(engine, subject, target, action, view)
         return decision, self._trace(engine, outcome)
 
@@ -470,7 +475,7 @@ class Explainer:
     ) -> tuple[RequestDecision, Trace]:
         """`/v1/authorize`'s decision, and the trace of the same request."""
         decision = self.decider.authorize_request(subject, match, body, project, view)
-        engine = RecordingEngine(self.decider.engine, self.rows)
+        engine = self._recorder()
         _subject_facts(engine, subject, view)
         caller = subject.caller
         problem = (
@@ -497,6 +502,15 @@ class Explainer:
             with engine.group("decision", "levels of the target", "3.4"):
                 target_levels(evaluator, caller.user.id, project.id, resource, resource_id)
         return decision, self._trace(engine, Outcome.of(outcome))
+
+    def _recorder(self) -> RecordingEngine:
+        return RecordingEngine(self.decider.engine, self.rows, self.derived)
+
+    def unmatched(self, decision: RequestDecision) -> Trace:
+        """The trace of a request the route table refused (404, 405, or 400 for a path parameter)."""
+        engine = self._recorder()
+        engine.fact(f"route table ({ROUTES_FILE}): {decision.detail}", code=decision.code, attr=decision.attr)
+        return self._trace(engine, Outcome(False, decision.status, decision.detail, None))
 
     def _trace_check(
         self,
