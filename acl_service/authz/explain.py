@@ -13,6 +13,7 @@ the deciding row's id, file, line and answer, and the facts it read) and stored 
 membership, an access-control row by id with whether it applies, a dashboard privilege, a key).
 """
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -275,7 +276,7 @@ def derived_fields_read(engine: PolicyEngine) -> dict[str, tuple[str, ...]]:
     found = {}
     for query in engine.queries:
         texts = " ".join(f"{rule.condition} {rule.answer}" for rule in engine.rules_of(query))
-        found[query] = tuple(name for name in DERIVED_FIELDS if f"r.d.{name}" in texts)
+        found[query] = tuple(name for name in DERIVED_FIELDS if re.search(rf"\br\.d\.{name}\b", texts))
     return found
 
 
@@ -605,3 +606,52 @@ def _subject_facts(engine: RecordingEngine, subject: Subject, view: Organization
             features=organization.features,
             members_can_use_personal_api_keys=organization.members_can_use_personal_api_keys,
         )
+
+
+# -- as text ------------------------------------------------------------------------------------------
+
+
+def format_trace(trace: Trace, *, with_facts: bool = False) -> list[str]:
+    """The trace as an indented tree, one step a line (`with_facts`: the facts each query read)."""
+    steps = trace.steps
+    lines: list[str] = []
+    more_below: list[bool] = []  # per open ancestor: whether a sibling of it follows
+    for i, step in enumerate(steps):
+        last = _last_sibling(steps, i)
+        del more_below[step.depth :]
+        prefix = "".join("│  " if more else "   " for more in more_below)
+        lines.append(f"{prefix}{'└─' if last else '├─'} {_describe(step)}")
+        if with_facts and step.kind == "query" and step.facts:
+            given = ", ".join(f"{name}={_json(value)}" for name, value in step.facts.items())
+            lines.append(f"{prefix}{'   ' if last else '│  '}   given {given}")
+        more_below.append(not last)
+    return lines
+
+
+def _last_sibling(steps: list[TraceStep], index: int) -> bool:
+    depth = steps[index].depth
+    for later in steps[index + 1 :]:
+        if later.depth <= depth:
+            return later.depth < depth
+    return True
+
+
+def _json(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
+def _where(step: TraceStep) -> str:
+    if step.policy is None:
+        return f"{step.rule}" if step.rule else ""
+    return f"{step.rule} at {step.policy.file}:{step.policy.line}"
+
+
+def _describe(step: TraceStep) -> str:
+    if step.kind == "query":
+        return f"{step.title} = {_json(step.answer)}  ({_where(step)})"
+    if step.kind == "outcome":
+        decided = f", decided by {_where(step)}" if step.rule else ""
+        return f"decision: {step.title}{decided}"
+    if step.kind == "fact":
+        return step.title
+    return f"{step.title} (§{step.section})" if step.section else step.title
