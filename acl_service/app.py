@@ -40,6 +40,7 @@ from acl_service.api.metrics import MetricsController, count_request
 from acl_service.api.request_id import add_request_id_header
 from acl_service.api.revision import add_revision_header
 from acl_service.api.state import AppState
+from acl_service.api.ui import inspector_router
 from acl_service.authz.engine import PolicyEngine
 from acl_service.authz.routes import RouteTable
 from acl_service.settings import Settings
@@ -102,6 +103,7 @@ def create_app(settings: Settings) -> Litestar:
             CollaboratorsController,
             ResourcesController,
             unknown_admin_path,
+            inspector_router(),
             # The docs UI loads its scripts from this package, not a CDN: the service may run offline.
             create_static_files_router(
                 path=DOCS_ASSETS_PATH,
