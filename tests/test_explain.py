@@ -281,3 +281,26 @@ def test_an_unknown_user_is_traced_to_authentication() -> None:
     assert (decision.status, decision.detail) == (401, "Authentication credentials were not provided.")
     assert [s.title for s in trace.steps if s.kind == "query"] == ["pipeline.auth"]
     assert_trace_ends_like(trace, False, 401, decision.detail)
+
+
+async def test_openapi_documents_explain_and_not_the_page(client: Client) -> None:
+    schema = (await client.get("/schema/openapi.json")).json()
+    operation = schema["paths"]["/v1/explain"]["post"]
+    assert operation["summary"].startswith("Explain a decision")
+    assert "decided_by" in operation["description"]
+    assert set(operation["responses"]) == {"200", "400", "401", "503"}
+    answers = operation["responses"]["200"]["content"]["application/json"]["schema"]["oneOf"]
+    assert [a["$ref"].rsplit("/", 1)[1] for a in answers] == ["CheckExplanation", "AuthorizeExplanation"]
+    assert not [path for path in schema["paths"] if path.startswith("/ui")]
+
+
+async def test_the_inspector_page_is_served_with_a_same_origin_policy(client: Client) -> None:
+    page = await client.get("/ui/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    for asset in ("inspector.js", "inspector.css"):
+        assert f'"{asset}"' in page.text
+        assert (await client.get(f"/ui/{asset}")).status_code == 200
+    # Nothing the page loads names another origin.
+    assert "http" not in page.text.replace("http-equiv", "")

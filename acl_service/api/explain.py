@@ -12,6 +12,7 @@ from typing import Any, Final
 import msgspec
 from litestar import Controller, Request, post
 from litestar.datastructures import State
+from litestar.openapi import ResponseSpec
 
 from acl_service.api.bodies import decode_body, decode_untyped
 from acl_service.api.decisions import (
@@ -19,6 +20,7 @@ from acl_service.api.decisions import (
     AuthorizeResponse,
     CheckRequest,
     CheckResponse,
+    Envelope,
     _authorize_response,
     _bearer_key,
     _begin,
@@ -38,6 +40,20 @@ from acl_service.errors import InvalidInput
 EXPLAINER_KEY: Final = "acl_explainer"
 # Fields only an authorize body has: their presence says which decision is asked for.
 AUTHORIZE_FIELDS: Final = ("method", "path")
+
+
+EXPLAIN_DESCRIPTION: Final = """\
+The body is a `/v1/check` body, or a `/v1/authorize` body (one with `method` or `path`), validated as
+that endpoint validates it. The answer is that endpoint's answer, always the same decision, plus
+`trace`: the SPEC §3 steps evaluated, in order, as a flat list of steps with a `depth` (a tree in
+document order). `kind` is `decision` (one §3 function for the user and a target), `request` (the
+§3.14 pipeline of the equivalent request), `query` (one policy query: `answer`, the deciding `rule`,
+its `policy` file, line and row text, and the `facts` it read), `fact` (a stored fact: the user, the
+key and its scopes, the membership and its level, the explicit membership, each access-control row by
+id with its subject, level and whether it applies, roles held, a dashboard's restriction level and the
+user's privilege) or `outcome` (the last step). `trace.decided_by` is the rule of the step that
+refused (null when allowed) and `decided_by_policy` where it is written. Check and admin tokens may
+call it."""
 
 
 class CheckExplanation(CheckResponse):
@@ -65,18 +81,21 @@ class ExplainController(Controller):
     path = "/v1"
     tags = ["decisions"]  # noqa: RUF012  (Litestar reads it as a class attribute)
 
-    @post("/explain", status_code=200)
+    @post(
+        "/explain",
+        status_code=200,
+        summary="Explain a decision: the /v1/check or /v1/authorize answer plus its trace",
+        description=EXPLAIN_DESCRIPTION,
+        responses={
+            400: ResponseSpec(
+                Envelope, description="Malformed body, as its own endpoint refuses it (SPEC §6)"
+            ),
+            401: ResponseSpec(Envelope, description="No check or admin service token"),
+            503: ResponseSpec(Envelope, description="facts_unavailable or revision_not_reached; retry"),
+        },
+    )
     async def explain(self, request: Request[Any, Any, State]) -> CheckExplanation | AuthorizeExplanation:
-        """Explain a decision: the `/v1/check` or `/v1/authorize` answer plus its trace.
-
-        The body is a `/v1/check` body, or a `/v1/authorize` body (one with `method` and `path`). The
-        answer is that endpoint's answer, always the same decision, with `trace`: the SPEC §3 steps
-        evaluated, in order, each with the stored facts it read (membership, explicit membership,
-        access-control rows by id with whether they apply, roles, dashboard restriction and
-        privilege, the key's scopes) and the `policies/` file, line and row of the rule that decided
-        it; `trace.decided_by` names the rule that refused. 400 for a malformed body, 401 for a bad
-        caller, 503 while the instance is unsure.
-        """
+        """Explain a decision: the `/v1/check` or `/v1/authorize` answer plus its trace."""
         started = time.perf_counter()
         app_state, decider = _begin(request)
         raw = await request.body()

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import msgspec
 
@@ -110,9 +110,12 @@ class PolicyRow(msgspec.Struct, frozen=True):
     text: str
 
 
+StepKind = Literal["decision", "request", "query", "fact", "outcome"]
+
+
 class TraceStep(msgspec.Struct, kw_only=True):
     depth: int
-    kind: str  # decision | request | query | fact | outcome
+    kind: StepKind
     title: str
     section: str | None = None  # SPEC §3 section
     answer: Any = None
@@ -181,7 +184,7 @@ class RecordingEngine(PolicyEngine):
         self._depth = 0
 
     @contextmanager
-    def group(self, kind: str, title: str, section: str | None = None) -> Iterator[TraceStep]:
+    def group(self, kind: StepKind, title: str, section: str | None = None) -> Iterator[TraceStep]:
         step = TraceStep(depth=self._depth, kind=kind, title=title, section=section)
         self.steps.append(step)
         self._depth += 1
