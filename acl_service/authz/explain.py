@@ -368,7 +368,7 @@ class RecordingEvaluator(AccessEvaluator):
                 fact(f"holds {len(held)} role(s){note}", roles=sorted(str(role) for role in held))
         project = self.view.projects[project_id]
         fact(
-            f"project {project_id} legacy private flag: {project.access_control}",
+            f"project {project_id} legacy private flag: {'on' if project.access_control else 'off'}",
             access_control=project.access_control,
         )
         self._rows(
