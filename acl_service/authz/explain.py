@@ -25,6 +25,7 @@ from acl_service.authz.decisions import (
     DASHBOARD,
     DASHBOARD_ID,
     INVALID_BODY_KEY,
+    PRE_ROUTE_RULES,
     PROJECT,
     PROJECT_NOT_FOUND,
     CheckAction,
@@ -501,10 +502,13 @@ class Explainer:
                 body=body or {},
                 body_rules=True,
             )
-        if evaluator is not None and project is not None and caller is not None and caller.user is not None:
+        # As in Decider.authorize_request: levels once the request reached its route checks.
+        reached_routes = outcome.allowed or not (outcome.rule or "").startswith(PRE_ROUTE_RULES)
+        user = caller.user if caller is not None else None
+        if evaluator is not None and project is not None and user is not None and reached_routes:
             resource, resource_id = request_target(match, outcome, project)
-            with engine.group("decision", "levels of the target", "3.4"):
-                target_levels(evaluator, caller.user.id, project.id, resource, resource_id)
+            with engine.group("decision", "levels of the target"):
+                target_levels(evaluator, user.id, project.id, resource, resource_id)
         return decision, self._trace(engine, Outcome.of(outcome))
 
     def _recorder(self) -> RecordingEngine:
@@ -540,7 +544,7 @@ class Explainer:
             return Outcome(False, 404, PROJECT_NOT_FOUND, None)
         evaluator = RecordingEvaluator(engine, view)
         user_id = caller.user.id
-        with engine.group("decision", "levels of the target", "3.4"):
+        with engine.group("decision", "levels of the target"):
             target_levels(evaluator, user_id, project.id, target.resource, target.resource_id)
         if (
             target.resource == DASHBOARD
