@@ -35,12 +35,14 @@ from acl_service.api.admin.roles import RolesController
 from acl_service.api.admin.users import UsersController
 from acl_service.api.decisions import DecisionController
 from acl_service.api.errors import EXCEPTION_HANDLERS, MAX_BODY_BYTES
+from acl_service.api.explain import ExplainController
 from acl_service.api.health import HealthController
 from acl_service.api.metrics import STATE_KEY as METRICS_KEY
 from acl_service.api.metrics import Metrics, MetricsController, count_request, publish_periodically
 from acl_service.api.request_id import add_request_id_header
 from acl_service.api.revision import add_revision_header
 from acl_service.api.state import AppState
+from acl_service.api.ui import inspector_router
 from acl_service.authz.engine import PolicyEngine
 from acl_service.authz.routes import RouteTable
 from acl_service.logs import logging_config
@@ -96,6 +98,7 @@ def create_app(settings: Settings) -> Litestar:
             HealthController,
             MetricsController,
             DecisionController,
+            ExplainController,
             UsersController,
             OrganizationsController,
             MembersController,
@@ -109,6 +112,7 @@ def create_app(settings: Settings) -> Litestar:
             CollaboratorsController,
             ResourcesController,
             unknown_admin_path,
+            inspector_router(),
             # The docs UI loads its scripts from this package, not a CDN: the service may run offline.
             create_static_files_router(
                 path=DOCS_ASSETS_PATH,

@@ -1,4 +1,4 @@
-"""`acl-service serve | migrate | changelog prune | reset | policy test | version`.
+"""`acl-service serve | migrate | changelog prune | reset | policy test | explain | version`.
 
 Each subcommand is one `register_*` function (its arguments, `run=` its implementation) listed in
 `SUBCOMMANDS`. Settings are read from the environment once, by the subcommands that need them.
@@ -14,12 +14,13 @@ import signal
 import socket
 import sys
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 from types import FrameType
-from typing import Final
+from typing import Final, get_args
 
 import asyncpg
 import msgspec
@@ -27,10 +28,14 @@ import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
+from acl_service.api.decisions import Action
 from acl_service.app import create_app
-from acl_service.authz.decisions import Decider
+from acl_service.authz.decisions import CHECK_TYPES, INVALID_USER, CheckTarget, Decider, Subject
 from acl_service.authz.engine import PolicyEngine, PolicyError
-from acl_service.authz.routes import RouteTable
+from acl_service.authz.explain import Explainer, format_trace
+from acl_service.authz.routes import RESOURCE_ID, RouteTable
+from acl_service.domain import Caller, OrganizationView, UserRef
+from acl_service.errors import InvalidInput
 from acl_service.logs import configure_supervisor_logging
 from acl_service.migrate import MigrationError, MigrationStatus, apply_migrations, migration_status
 from acl_service.policytest import run_policy_tests
@@ -44,6 +49,8 @@ from acl_service.settings import (
 )
 from acl_service.store.changelog import PruneResult, prune_changelog
 from acl_service.store.embedded import DataFolderInUseError, EmbeddedPostgres, EmbeddedPostgresError
+from acl_service.store.facts import load_organization_view, load_project, load_user_by_uuid
+from acl_service.store.pool import create_pool
 
 TOKEN_FILE_NAME: Final = "admin-token"
 EXIT_FAILURE: Final = 1
@@ -398,6 +405,74 @@ def register_policy(subparsers: "argparse._SubParsersAction[argparse.ArgumentPar
     test.set_defaults(run=run_policy_test)
 
 
+# --- explain ---------------------------------------------------------------------------------
+
+
+async def load_check_facts(
+    dsn: str, user: uuid.UUID, project_id: int
+) -> tuple[UserRef | None, OrganizationView | None]:
+    """The user and the organization view of the project, read from the database as the index would."""
+    pool = await create_pool(dsn, min_size=1, max_size=1)  # its jsonb codec is what the view reads
+    try:
+        async with pool.acquire() as conn:
+            found = await load_user_by_uuid(conn, user)
+            project = await load_project(conn, project_id)
+            view = await load_organization_view(conn, project.organization_id) if project else None
+        return found, view
+    finally:
+        await pool.close()
+
+
+def parse_resource(value: str | None) -> tuple[str | None, str | None]:
+    if value is None:
+        return None, None
+    resource, _, resource_id = value.partition(":")
+    if resource not in CHECK_TYPES:
+        raise CommandError(f"--resource: unknown type {resource!r}")
+    if resource_id and (len(resource_id) > 36 or not RESOURCE_ID.match(resource_id)):
+        raise CommandError(f"--resource: {resource_id!r} is not a valid resource id")
+    return resource, resource_id or None
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    settings = load_settings(os.environ)
+    resource, resource_id = parse_resource(args.resource)
+    engine = PolicyEngine.load(settings.policy_dir)
+    decider = Decider(engine, RouteTable.load(settings.policy_dir), settings.policy_dir)
+    target = CheckTarget(args.project, resource, resource_id, args.action)
+    try:
+        action = decider.require_action(target)
+    except InvalidInput as error:
+        raise CommandError(f"--action {args.action}: {error.detail}") from None
+    with database(settings) as dsn:
+        user, view = asyncio.run(load_check_facts(dsn, args.user, args.project))
+    subject = Subject(Caller("user", user)) if user is not None and user.is_active else INVALID_USER
+    decision, trace = Explainer(decider, settings.policy_dir).check(subject, target, action, view)
+    for line in format_trace(trace, with_facts=args.facts):
+        print(line)
+    return 0 if decision.allowed else 3
+
+
+def register_explain(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = subparsers.add_parser(
+        "explain",
+        help="print how a check is decided: every step, its stored facts and its policy row",
+        description="Explain a /v1/check decision as a tree, reading the facts from the database. "
+        "Exit status 0 when allowed, 3 when denied.",
+    )
+    parser.add_argument("--user", type=uuid.UUID, required=True, help="the user's uuid")
+    parser.add_argument("--project", type=int, required=True, help="the project id")
+    parser.add_argument("--resource", help="TYPE or TYPE:ID (default: the project itself)")
+    parser.add_argument(
+        "--action",
+        default="read",
+        choices=get_args(Action),
+        help="the check action (default: read)",
+    )
+    parser.add_argument("--facts", action="store_true", help="show the facts each policy query read")
+    parser.set_defaults(run=run_explain)
+
+
 SUBCOMMANDS: Final[list[Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]]] = [
     register_serve,
     register_migrate,
@@ -405,6 +480,7 @@ SUBCOMMANDS: Final[list[Callable[["argparse._SubParsersAction[argparse.ArgumentP
     register_policy,
     register_changelog,
     register_reset,
+    register_explain,
 ]
 
 

@@ -117,6 +117,7 @@ class AccessControlRow(msgspec.Struct, frozen=True, gc=False):
     access_level: str
     member_id: UUID | None = None
     role_id: UUID | None = None
+    id: UUID | None = None  # the stored row's id: decisions never read it, explanations name it
 
 
 class RoleMembership(msgspec.Struct, frozen=True, gc=False):

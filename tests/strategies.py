@@ -221,8 +221,8 @@ def decode_organization(data: bytes, organization: Organization | None = None) -
                 RESOURCE_ROW_LEVELS
             )
     access_controls = [
-        AccessControlRow(p, r, rid, row_level, member_id=member, role_id=role)
-        for (p, r, rid, member, role), row_level in rows.items()
+        AccessControlRow(p, r, rid, row_level, member_id=member, role_id=role, id=UUID(int=0x3000 + k))
+        for k, ((p, r, rid, member, role), row_level) in enumerate(rows.items())
     ]
 
     view = OrganizationView(

@@ -87,6 +87,7 @@ async def test_an_organization_loads_whole_and_only_its_own_facts(db_pool: async
     ids = await seed(db_pool)
     async with db_pool.acquire() as conn:
         view = await load_organization_view(conn, ORG)
+        row_id = await conn.fetchval("SELECT id FROM access_controls WHERE resource_id = '7'")
     assert view is not None
     assert view.organization.features == frozenset({"advanced_permissions"})
     assert {m.user_id: m.level for m in view.memberships_by_user.values()} == {1: 8, 2: 1}
@@ -99,7 +100,7 @@ async def test_an_organization_loads_whole_and_only_its_own_facts(db_pool: async
     assert view.privileges == {(1, "7", 2): 37}
     assert view.role_ids_by_user == {2: frozenset({ids["role"]})}
     assert view.access_rows[(1, "dashboard", "7")] == (
-        AccessControlRow(1, "dashboard", "7", "none", member_id=ids["bob_m"]),
+        AccessControlRow(1, "dashboard", "7", "none", member_id=ids["bob_m"], id=row_id),
     )
     assert view.access_rows[(1, "notebook", None)][0].role_id == ids["role"]
 

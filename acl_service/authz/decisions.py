@@ -313,6 +313,12 @@ class Decider:
             raise InvalidInput(ACTION_NOT_AVAILABLE, code="invalid", attr=attr)
         return action
 
+    def equivalent_request(
+        self, target: CheckTarget, action: CheckAction
+    ) -> tuple[RouteMatch, dict[str, Any]]:
+        """The route match and body a check is evaluated as (what `/v1/explain` traces)."""
+        return self._equivalent_match(action, target.project_id, target.resource, target.resource_id)
+
     def _equivalent_match(
         self, action: CheckAction, project_id: int, resource: str | None, resource_id: str | None
     ) -> tuple[RouteMatch, dict[str, Any]]:

@@ -52,7 +52,7 @@ SELECT
        FROM resources r JOIN projects p ON p.id = r.project_id
       WHERE p.organization_id = o.id) AS objects,
     (SELECT coalesce(json_agg(json_build_array(a.project_id, a.resource, a.resource_id, a.access_level,
-                                               a.organization_member_id, a.role_id)), '[]')
+                                               a.organization_member_id, a.role_id, a.id)), '[]')
        FROM access_controls a JOIN projects p ON p.id = a.project_id
       WHERE p.organization_id = o.id) AS access_controls,
     (SELECT coalesce(json_agg(json_build_array(rm.role_id, rm.user_id)), '[]')
@@ -79,7 +79,9 @@ _decode_users = msgspec.json.Decoder(list[tuple[int, UUID, bool]]).decode
 _decode_projects = msgspec.json.Decoder(list[tuple[int, bool]]).decode
 _decode_explicit = msgspec.json.Decoder(list[tuple[int, UUID, int]]).decode
 _decode_objects = msgspec.json.Decoder(list[tuple[int, str, str, int | None, int | None]]).decode
-_decode_rows = msgspec.json.Decoder(list[tuple[int, str, str | None, str, UUID | None, UUID | None]]).decode
+_decode_rows = msgspec.json.Decoder(
+    list[tuple[int, str, str | None, str, UUID | None, UUID | None, UUID]]
+).decode
 _decode_role_memberships = msgspec.json.Decoder(list[tuple[UUID, int]]).decode
 _decode_privileges = msgspec.json.Decoder(list[tuple[int, str, int, int]]).decode
 _decode_placements = msgspec.json.Decoder(list[tuple[int, str, str]]).decode
@@ -125,8 +127,8 @@ def _build_view(record: asyncpg.Record) -> OrganizationView:
         ],
         objects=[StoredObject(*row) for row in _decode_objects(record["objects"])],
         access_controls=[
-            AccessControlRow(pid, resource, rid, level, member_id=member, role_id=role)
-            for pid, resource, rid, level, member, role in _decode_rows(record["access_controls"])
+            AccessControlRow(pid, resource, rid, level, member_id=member, role_id=role, id=row_id)
+            for pid, resource, rid, level, member, role, row_id in _decode_rows(record["access_controls"])
         ],
         role_memberships=[
             RoleMembership(*row) for row in _decode_role_memberships(record["role_memberships"])
