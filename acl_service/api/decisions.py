@@ -9,8 +9,8 @@ round trip happens once an organization is loaded.
 """
 
 import time
-from collections.abc import Iterable
-from typing import Annotated, Any, Final, Literal
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Final, Literal, NamedTuple
 from uuid import UUID
 
 import msgspec
@@ -257,7 +257,7 @@ class DecisionController(Controller):
     @post("/check", status_code=200)
     async def check(self, request: Request[Any, Any, State]) -> CheckResponse:
         started = time.perf_counter()
-        app_state, decider = _begin(request)
+        app_state, decider = begin_decision(request)
         body = decode_body(await request.body(), CheckRequest)
         target, action = check_target(decider, body, "")
         facts = await RequestFacts.ready(
@@ -268,7 +268,7 @@ class DecisionController(Controller):
         result = decider.check(
             facts.subject(body.user, body.api_key), target, action, facts.view_of_project(body.project_id)
         )
-        _count(request, "check", (result.allowed,), started)
+        count_decisions(request, "check", (result.allowed,), started)
         return CheckResponse(
             result.allowed, result.status, result.detail, result.levels, result.reason, facts.revision
         )
@@ -276,7 +276,7 @@ class DecisionController(Controller):
     @post("/check/batch", status_code=200)
     async def check_batch(self, request: Request[Any, Any, State]) -> BatchResponse:
         started = time.perf_counter()
-        app_state, decider = _begin(request)
+        app_state, decider = begin_decision(request)
         body = decode_body(await request.body(), BatchRequest)
         planned = [check_target(decider, item, f"checks__{i}__") for i, item in enumerate(body.checks)]
         facts = await RequestFacts.ready(
@@ -295,13 +295,13 @@ class DecisionController(Controller):
                 subject = subjects_seen[subject_key] = facts.subject(item.user, item.api_key)
             view = facts.view_of_project(item.project_id)
             results.append(decider.check(subject, target, action, view, evaluators))
-        _count(request, "check_batch", (result.allowed for result in results), started)
+        count_decisions(request, "check_batch", (result.allowed for result in results), started)
         return BatchResponse(results, facts.revision)
 
     @post("/levels", status_code=200)
     async def levels(self, request: Request[Any, Any, State]) -> LevelsResponse:
         started = time.perf_counter()
-        app_state, decider = _begin(request)
+        app_state, decider = begin_decision(request)
         body = decode_body(await request.body(), LevelsRequest)
         wanted = [
             (valid_type(ref.type, f"resources__{i}__type"), _required_id(ref, f"resources__{i}__id"))
@@ -326,43 +326,25 @@ class DecisionController(Controller):
             ],
             revision=facts.revision,
         )
-        _count(request, "levels", (), started)
+        count_decisions(request, "levels", (), started)
         return response
 
     @post("/authorize", status_code=200)
     async def authorize(self, request: Request[Any, Any, State]) -> AuthorizeResponse:
         started = time.perf_counter()
-        app_state, decider = _begin(request)
-        body = decode_body(await request.body(), AuthorizeRequest)
-        if body.authorization is not None and body.user is not None:
-            raise InvalidInput(
-                "Provide at most one of authorization, user.", code="invalid", attr="authorization"
-            )
-        facts = await RequestFacts.ready(
-            app_state.index, body.min_revision, app_state.settings.min_revision_wait_ms
-        )
-        matched = decider.match_request(body.method, body.path)
-        if isinstance(matched, RouteMatch):
-            project_id, organization_id = targets(matched, body.body)
-            organization = facts.organization_of(project_id) or organization_id
-            await facts.load([organization])
-            # A non-Bearer value counts as no credentials; any Bearer value is a personal API key (§5.4).
-            key = _bearer_key(body.authorization)
-            subject = facts.subject(body.user, None) if body.user is not None else facts.subject(None, key)
-            view = facts.views.get(organization) if organization is not None else None
-            project = _project_in(view, project_id)
-            decision = decider.authorize_request(subject, matched, body.body, project, view)
-        else:
-            await facts.load(())
-            decision = matched
+        app_state, decider = begin_decision(request)
+        body = decode_authorize_body(await request.body())
+        facts = await _ready_facts(app_state, body.min_revision)
+        resolved = await resolve_authorize(decider, facts, body)
+        decision = resolved if isinstance(resolved, RequestDecision) else decider.authorize_request(*resolved)
         record_revision(request.scope, facts.revision)
-        _count(request, "authorize", (decision.allowed,), started)
-        return _authorize_response(decision, facts.revision)
+        count_decisions(request, "authorize", (decision.allowed,), started)
+        return authorize_response(decision, facts.revision)
 
     @post("/filter", status_code=200)
     async def filter(self, request: Request[Any, Any, State]) -> FilterResponse:
         started = time.perf_counter()
-        app_state, decider = _begin(request)
+        app_state, decider = begin_decision(request)
         body = decode_body(await request.body(), FilterRequest)
         resource = valid_type(body.resource, "resource", SCOPE_OBJECTS)
         if resource != PROJECT and body.project_id is None:
@@ -390,7 +372,7 @@ class DecisionController(Controller):
             raise NotFound(ORGANIZATION_NOT_FOUND)
         evaluator = AccessEvaluator(decider.engine, view, view.users)
         answer = list_filter(evaluator, found.id, body.project_id or 0, resource, body.admin_include_all)
-        _count(request, "filter", (), started)
+        count_decisions(request, "filter", (), started)
         return FilterResponse(
             mode=answer.mode,
             ids=list(answer.ids),
@@ -402,7 +384,7 @@ class DecisionController(Controller):
     @get("/subjects")
     async def subjects(self, request: Request[Any, Any, State]) -> SubjectsResponse:
         started = time.perf_counter()
-        app_state, decider = _begin(request)
+        app_state, decider = begin_decision(request)
         project_id = query_int(request, "project_id", 1, required=True)
         assert project_id is not None
         resource = request.query_params.get("resource")
@@ -427,7 +409,7 @@ class DecisionController(Controller):
         found = subjects(evaluator, project_id, resource, resource_id or str(project_id))
         if found is None:
             raise NotFound()
-        _count(request, "subjects", (), started)
+        count_decisions(request, "subjects", (), started)
         return SubjectsResponse(found, len(found), facts.revision)
 
 
@@ -435,7 +417,7 @@ async def _ready_facts(app_state: AppState, min_revision: int | None) -> Request
     return await RequestFacts.ready(app_state.index, min_revision, app_state.settings.min_revision_wait_ms)
 
 
-def _begin(request: Request[Any, Any, State]) -> tuple[AppState, Decider]:
+def begin_decision(request: Request[Any, Any, State]) -> tuple[AppState, Decider]:
     state = request.app.state
     app_state = AppState.of(state)
     # Errors before any decision still report the revision this instance has applied.
@@ -444,7 +426,9 @@ def _begin(request: Request[Any, Any, State]) -> tuple[AppState, Decider]:
     return app_state, decider_of(state, app_state)
 
 
-def _count(request: Request[Any, Any, State], endpoint: str, allowed: Iterable[bool], started: float) -> None:
+def count_decisions(
+    request: Request[Any, Any, State], endpoint: str, allowed: Iterable[bool], started: float
+) -> None:
     metrics = metrics_of(request.app.state)
     verdicts = list(allowed)
     granted = sum(verdicts)
@@ -466,13 +450,51 @@ def _bearer_key(authorization: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else None
 
 
+class AuthorizeInputs(NamedTuple):
+    """What an authorize body names, ready for `Decider.authorize_request` (or an explanation)."""
+
+    subject: Subject
+    match: RouteMatch
+    body: Mapping[str, Any] | None
+    project: Project | None
+    view: OrganizationView | None
+
+
+def decode_authorize_body(raw: bytes) -> AuthorizeRequest:
+    body = decode_body(raw, AuthorizeRequest)
+    if body.authorization is not None and body.user is not None:
+        raise InvalidInput(
+            "Provide at most one of authorization, user.", code="invalid", attr="authorization"
+        )
+    return body
+
+
+async def resolve_authorize(
+    decider: Decider, facts: RequestFacts, body: AuthorizeRequest
+) -> AuthorizeInputs | RequestDecision:
+    """The route, caller, project and organization view of an authorize body, loaded; or the 404,
+    405 or 400 of a request no route matches, as its decision."""
+    matched = decider.match_request(body.method, body.path)
+    if not isinstance(matched, RouteMatch):
+        await facts.load(())
+        return matched
+    project_id, organization_id = targets(matched, body.body)
+    organization = facts.organization_of(project_id) or organization_id
+    await facts.load([organization])
+    # A non-Bearer value counts as no credentials; any Bearer value is a personal API key (§5.4).
+    key = _bearer_key(body.authorization)
+    subject = facts.subject(body.user, None) if body.user is not None else facts.subject(None, key)
+    view = facts.views.get(organization) if organization is not None else None
+    return AuthorizeInputs(subject, matched, body.body, _project_in(view, project_id), view)
+
+
 def _project_in(view: OrganizationView | None, project_id: int | None) -> Project | None:
     if view is None or project_id is None:
         return None
     return view.projects.get(project_id)
 
 
-def _authorize_response(decision: RequestDecision, revision: int) -> AuthorizeResponse:
+def authorize_response(decision: RequestDecision, revision: int) -> AuthorizeResponse:
     envelope = None
     if not decision.allowed:
         envelope = Envelope(

@@ -21,21 +21,18 @@ from acl_service.api.decisions import (
     CheckRequest,
     CheckResponse,
     Envelope,
-    _authorize_response,
-    _bearer_key,
-    _begin,
-    _count,
-    _project_in,
+    authorize_response,
+    begin_decision,
     check_target,
+    count_decisions,
+    decode_authorize_body,
+    resolve_authorize,
 )
 from acl_service.api.revision import record_revision
 from acl_service.api.state import AppState
-from acl_service.authz.decisions import Decider
+from acl_service.authz.decisions import Decider, RequestDecision
 from acl_service.authz.explain import Explainer, Trace
-from acl_service.authz.pipeline import targets
 from acl_service.authz.request_facts import RequestFacts
-from acl_service.authz.routes import RouteMatch
-from acl_service.errors import InvalidInput
 
 EXPLAINER_KEY: Final = "acl_explainer"
 # Fields only an authorize body has: their presence says which decision is asked for.
@@ -97,12 +94,12 @@ class ExplainController(Controller):
     async def explain(self, request: Request[Any, Any, State]) -> CheckExplanation | AuthorizeExplanation:
         """Explain a decision: the `/v1/check` or `/v1/authorize` answer plus its trace."""
         started = time.perf_counter()
-        app_state, decider = _begin(request)
+        app_state, decider = begin_decision(request)
         raw = await request.body()
         explainer = explainer_of(request.app.state, app_state, decider)
         facts_wait = app_state.settings.min_revision_wait_ms
         if is_authorize_body(raw):
-            authorize_body = decode_body(raw, AuthorizeRequest)
+            authorize_body = decode_authorize_body(raw)
             return await _explain_request(request, explainer, authorize_body, facts_wait, started)
         body = decode_body(raw, CheckRequest)
         target, action = check_target(decider, body, "")
@@ -111,7 +108,7 @@ class ExplainController(Controller):
         record_revision(request.scope, facts.revision)
         subject = facts.subject(body.user, body.api_key)
         result, trace = explainer.check(subject, target, action, facts.view_of_project(body.project_id))
-        _count(request, "explain", (result.allowed,), started)
+        count_decisions(request, "explain", (result.allowed,), started)
         return CheckExplanation(
             result.allowed, result.status, result.detail, result.levels, result.reason, facts.revision, trace
         )
@@ -124,28 +121,14 @@ async def _explain_request(
     wait_ms: int,
     started: float,
 ) -> AuthorizeExplanation:
-    if body.authorization is not None and body.user is not None:
-        raise InvalidInput(
-            "Provide at most one of authorization, user.", code="invalid", attr="authorization"
-        )
     app_state = AppState.of(request.app.state)
     facts = await RequestFacts.ready(app_state.index, body.min_revision, wait_ms)
-    matched = explainer.decider.match_request(body.method, body.path)
-    trace = None
-    if isinstance(matched, RouteMatch):
-        project_id, organization_id = targets(matched, body.body)
-        organization = facts.organization_of(project_id) or organization_id
-        await facts.load([organization])
-        key = _bearer_key(body.authorization)
-        subject = facts.subject(body.user, None) if body.user is not None else facts.subject(None, key)
-        view = facts.views.get(organization) if organization is not None else None
-        decision, trace = explainer.request(subject, matched, body.body, _project_in(view, project_id), view)
+    resolved = await resolve_authorize(explainer.decider, facts, body)
+    if isinstance(resolved, RequestDecision):
+        decision, trace = resolved, explainer.unmatched(resolved)
     else:
-        await facts.load(())
-        decision = matched
+        decision, trace = explainer.request(*resolved)
     record_revision(request.scope, facts.revision)
-    _count(request, "explain", (decision.allowed,), started)
-    answer = _authorize_response(decision, facts.revision)
-    if trace is None:
-        trace = explainer.unmatched(decision)
+    count_decisions(request, "explain", (decision.allowed,), started)
+    answer = authorize_response(decision, facts.revision)
     return AuthorizeExplanation(**msgspec.structs.asdict(answer), trace=trace)
