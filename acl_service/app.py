@@ -36,6 +36,7 @@ from acl_service.api.decisions import DecisionController
 from acl_service.api.errors import EXCEPTION_HANDLERS, MAX_BODY_BYTES
 from acl_service.api.health import HealthController
 from acl_service.api.metrics import MetricsController, count_request
+from acl_service.api.openapi import ContractJsonRenderPlugin
 from acl_service.api.request_id import add_request_id_header
 from acl_service.api.revision import add_revision_header
 from acl_service.api.state import AppState
@@ -116,6 +117,7 @@ def create_app(settings: Settings) -> Litestar:
             version=version("acl-service"),
             path="/schema",
             render_plugins=[
+                ContractJsonRenderPlugin(),
                 SwaggerRenderPlugin(
                     path="/",
                     js_url=f"{DOCS_ASSETS_PATH}/swagger-ui-bundle.js",

@@ -1,0 +1,348 @@
+"""The OpenAPI document served at `/schema/openapi.json`: the HTTP contract of SPEC §5.
+
+Litestar generates the operations from the route handlers: paths, tags and success responses from
+the return types (and `responses=` for other statuses). What a handler's signature cannot say is
+completed here, once, by `contract_document`:
+
+* bodies: handlers read their bodies by hand (`decode_body`), so that authentication precedes
+  validation (SPEC §5.1) and every failure is worded as SPEC §6 requires; each declares the msgspec
+  Struct it decodes with `opt=api_doc(body=...)`, and the schema is msgspec's own for that type;
+* parameters: path parameters get their SPEC §4 types by name (`PATH_PARAMETERS`); query
+  parameters are declared with `api_doc(query=...)`, pagination follows from a `Page` return type;
+* the API family of a path (`FAMILIES`): the bearer security scheme, the `X-Acting-User` header of
+  the admin API and the error statuses every operation of the family can answer, all with the
+  `{type, code, detail, attr}` envelope of `acl_service.api.errors` instead of Litestar's own;
+* summary and description: the first line and the rest of the handler's docstring.
+
+A handler that Litestar decodes itself (`data: SomeStruct`) needs no body declaration.
+tests/test_openapi_contract.py fails when an operation lacks any of this.
+"""
+
+import inspect
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import msgspec
+from litestar import Litestar, Request
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.routes import HTTPRoute
+
+from acl_service.api.auth import ACTING_USER_HEADER
+from acl_service.api.bodies import NonNegativeInt, PositiveId, ResourceId
+from acl_service.api.errors import ErrorEnvelope
+from acl_service.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from acl_service.domain import SCOPE_OBJECTS
+
+API_DOC_KEY: Final = "api_doc"
+BEARER: Final = "bearer"
+SCHEMAS_REF: Final = "#/components/schemas/{name}"
+JSON: Final = "application/json"
+
+JsonSchema = dict[str, Any]
+
+
+def schema_of(annotation: Any) -> JsonSchema:
+    """msgspec's JSON schema of a (constrained) scalar type, inline."""
+    return msgspec.json.schema(annotation)
+
+
+UUID_SCHEMA: Final[JsonSchema] = {"type": "string", "format": "uuid"}
+RESOURCE_TYPE_SCHEMA: Final[JsonSchema] = {"type": "string", "enum": list(SCOPE_OBJECTS)}
+
+# SPEC §4 parameters, by the names the handlers' paths give them.
+PATH_PARAMETERS: Final[Mapping[str, tuple[JsonSchema, str]]] = {
+    "project_id": (schema_of(PositiveId), "Project (environment) id."),
+    "id": (schema_of(PositiveId), "Dashboard id."),
+    "user_uuid": (UUID_SCHEMA, "The user's uuid."),
+    "org": (UUID_SCHEMA, "Organization id."),
+    "role_id": (UUID_SCHEMA, "Role id."),
+    "membership_id": (UUID_SCHEMA, "Role membership id."),
+    "resource": (RESOURCE_TYPE_SCHEMA, "Resource type (SPEC §3.1 SCOPE_OBJECTS)."),
+    "rid": (schema_of(ResourceId), "Resource id within its type."),
+    "key": (
+        {"anyOf": [UUID_SCHEMA, {"const": "@current"}]},
+        "Key id, or `@current` for the key authenticating the call.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class QueryParameter:
+    name: str
+    schema: JsonSchema
+    description: str
+    required: bool = False
+
+    def document(self) -> JsonSchema:
+        return {
+            "name": self.name,
+            "in": "query",
+            "required": self.required,
+            "description": self.description,
+            "schema": self.schema,
+        }
+
+
+PAGINATION: Final = (
+    QueryParameter(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+        "Page size.",
+    ),
+    QueryParameter("offset", {**schema_of(NonNegativeInt), "default": 0}, "Items to skip."),
+)
+ADMIN_INCLUDE_ALL: Final = QueryParameter(
+    "admin_include_all",
+    {"type": "boolean", "default": False},
+    "Organization admins see every object, not only those the list filter (SPEC §3.10) lets through.",
+)
+
+
+@dataclass(frozen=True)
+class ApiDoc:
+    """What a handler's signature does not tell Litestar; see `api_doc`."""
+
+    body: type[msgspec.Struct] | None = None
+    query: tuple[QueryParameter, ...] = ()
+    path: Mapping[str, JsonSchema] = field(default_factory=dict)
+    errors: tuple[int, ...] = ()
+    body_examples: Mapping[str, Any] = field(default_factory=dict)
+    response_examples: Mapping[str, Any] = field(default_factory=dict)
+
+
+def api_doc(
+    *,
+    body: type[msgspec.Struct] | None = None,
+    query: Sequence[QueryParameter] = (),
+    path: Mapping[str, JsonSchema] | None = None,
+    errors: Sequence[int] = (),
+    body_examples: Mapping[str, Any] | None = None,
+    response_examples: Mapping[str, Any] | None = None,
+) -> dict[str, ApiDoc]:
+    """A handler's `opt`: the body Struct it decodes by hand, its query parameters, path parameter
+    schemas other than `PATH_PARAMETERS`', error statuses beyond its family's, and examples
+    (`{name: {"summary", "value"}}`, taken from SPEC §8 where it has one)."""
+    return {
+        API_DOC_KEY: ApiDoc(
+            body=body,
+            query=tuple(query),
+            path=dict(path or {}),
+            errors=tuple(errors),
+            body_examples=dict(body_examples or {}),
+            response_examples=dict(response_examples or {}),
+        )
+    }
+
+
+def example(summary: str, value: Any) -> dict[str, Any]:
+    return {"summary": summary, "value": value}
+
+
+@dataclass(frozen=True)
+class ApiFamily:
+    """Paths under one prefix: authenticated alike, failing alike (SPEC §5.1, §5.2)."""
+
+    prefix: str
+    errors: tuple[int, ...]
+    headers: tuple[JsonSchema, ...] = ()
+
+
+ACTING_USER: Final[JsonSchema] = {
+    "name": ACTING_USER_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "With the admin token: act as this user (their PostHog permissions apply); "
+    "without it the call is a system call. Ignored with a personal API key.",
+    "schema": UUID_SCHEMA,
+}
+FAMILIES: Final = (
+    ApiFamily("/api/", errors=(400, 401, 403, 404, 503), headers=(ACTING_USER,)),
+    ApiFamily("/v1/", errors=(400, 401, 503)),
+)
+
+
+@dataclass(frozen=True)
+class ErrorResponse:
+    name: str
+    envelope_type: str
+    description: str
+    example: ErrorEnvelope
+
+
+ERROR_RESPONSES: Final[Mapping[int, ErrorResponse]] = {
+    400: ErrorResponse(
+        "ValidationError",
+        "validation_error",
+        "Malformed request (SPEC §6) or a business rule refused it; `attr` names the field.",
+        ErrorEnvelope("validation_error", "required", "This field is required.", "name"),
+    ),
+    401: ErrorResponse(
+        "NotAuthenticated",
+        "authentication_error",
+        "No usable credentials: no token, an unknown token or key, or an unknown acting user.",
+        ErrorEnvelope(
+            "authentication_error", "not_authenticated", "Authentication credentials were not provided."
+        ),
+    ),
+    403: ErrorResponse(
+        "PermissionDenied",
+        "authentication_error",
+        "The caller may not do this (SPEC §3.14 names every message).",
+        ErrorEnvelope(
+            "authentication_error",
+            "permission_denied",
+            "You don't have sufficient permissions in the project.",
+        ),
+    ),
+    404: ErrorResponse(
+        "NotFound",
+        "invalid_request",
+        "The target does not exist or is not visible to the caller.",
+        ErrorEnvelope("invalid_request", "not_found", "Not found."),
+    ),
+    503: ErrorResponse(
+        "ServiceUnavailable",
+        "server_error",
+        "The database is unreachable, or this instance's facts are not current: retry after `Retry-After`.",
+        ErrorEnvelope(
+            "server_error", "facts_unavailable", "Access-control facts are not current on this instance."
+        ),
+    ),
+}
+RETRY_AFTER: Final[JsonSchema] = {
+    "description": "Seconds to wait before retrying.",
+    "schema": {"type": "integer", "const": 1},
+}
+
+
+def family_of(path: str) -> ApiFamily | None:
+    return next((family for family in FAMILIES if path.startswith(family.prefix)), None)
+
+
+def doc_of(handler: HTTPRouteHandler) -> ApiDoc:
+    found = handler.opt.get(API_DOC_KEY)
+    return found if isinstance(found, ApiDoc) else ApiDoc()
+
+
+def documented_operations(app: Litestar) -> list[tuple[str, str, HTTPRouteHandler]]:
+    """(path template, lower-case method, handler) of every operation in the document."""
+    found = []
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for method, (handler, _) in route.route_handler_map.items():
+            if handler.resolve_include_in_schema():
+                found.append((route.path_format or "/", method.lower(), handler))
+    return found
+
+
+def contract_document(app: Litestar, generated: Mapping[str, Any]) -> dict[str, Any]:
+    """Litestar's generated document completed from the declarations above (a new dict)."""
+    document: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(generated))
+    components = document.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    components["securitySchemes"] = {
+        BEARER: {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A service token from ACL_SERVICE_TOKENS (`admin` for /api/, `admin` or "
+            "`check` for /v1/), or on /api/ a personal API key (`phx_…`).",
+        }
+    }
+    operations = documented_operations(app)
+    body_types = {doc.body for _, _, handler in operations if (doc := doc_of(handler)).body is not None}
+    _, body_schemas = msgspec.json.schema_components(
+        [*sorted(body_types, key=lambda t: t.__name__), ErrorEnvelope], ref_template=SCHEMAS_REF
+    )
+    for name, schema in body_schemas.items():
+        # Litestar already described the Structs that responses share with bodies (e.g. Feature).
+        schemas.setdefault(name, schema)
+    components["responses"] = {
+        spec.name: error_response(spec, {"default": example(spec.description, spec.example)})
+        for spec in ERROR_RESPONSES.values()
+    }
+    for path, method, handler in operations:
+        complete_operation(document["paths"][path][method], path, handler)
+    return document
+
+
+def error_response(spec: ErrorResponse, examples: Mapping[str, Any]) -> JsonSchema:
+    envelope = {
+        "allOf": [
+            {"$ref": SCHEMAS_REF.format(name=ErrorEnvelope.__name__)},
+            {"properties": {"type": {"const": spec.envelope_type}}},
+        ]
+    }
+    response: JsonSchema = {
+        "description": spec.description,
+        "content": {JSON: {"schema": envelope, "examples": msgspec.to_builtins(examples)}},
+    }
+    if spec.envelope_type == "server_error":
+        response["headers"] = {"Retry-After": RETRY_AFTER}
+    return response
+
+
+def complete_operation(operation: dict[str, Any], path: str, handler: HTTPRouteHandler) -> None:
+    doc, family = doc_of(handler), family_of(path)
+    summary, _, description = inspect.cleandoc(handler.fn.__doc__ or "").partition("\n")
+    if summary:
+        operation["summary"] = summary.strip()
+    if description.strip():
+        operation["description"] = description.strip()
+
+    parameters: list[JsonSchema] = []
+    for parameter in operation.get("parameters", []):
+        if parameter["in"] == "path":
+            schema, text = PATH_PARAMETERS.get(parameter["name"], (parameter["schema"], ""))
+            parameter = {**parameter, "schema": doc.path.get(parameter["name"], schema)}
+            if text:
+                parameter["description"] = text
+        parameters.append(parameter)
+    query = doc.query
+    if _returns_page(handler):
+        query = (*PAGINATION, *query)
+    parameters.extend(parameter.document() for parameter in query)
+    if family is not None:
+        parameters.extend(family.headers)
+    if parameters:
+        operation["parameters"] = parameters
+
+    if doc.body is not None:
+        media: JsonSchema = {"schema": {"$ref": SCHEMAS_REF.format(name=doc.body.__name__)}}
+        if doc.body_examples:
+            media["examples"] = dict(doc.body_examples)
+        operation["requestBody"] = {"required": False, "content": {JSON: media}}
+
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    # Litestar's default 400 describes its own `{status_code, detail, extra}`, never sent here.
+    responses.pop("400", None)
+    if doc.response_examples:
+        for status, response in responses.items():
+            if status.startswith("2") and JSON in response.get("content", {}):
+                response["content"][JSON]["examples"] = dict(doc.response_examples)
+                break
+    statuses = sorted({*(family.errors if family else ()), *doc.errors})
+    for status in statuses:
+        responses[str(status)] = {"$ref": f"#/components/responses/{ERROR_RESPONSES[status].name}"}
+    if family is not None:
+        operation["security"] = [{BEARER: []}]
+
+
+def _returns_page(handler: HTTPRouteHandler) -> bool:
+    return_type = handler.parsed_fn_signature.return_type
+    return return_type.origin is Page or return_type.annotation is Page
+
+
+class ContractJsonRenderPlugin(JsonRenderPlugin):
+    """Serves `contract_document`: built on the first request, then kept for the app's lifetime."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rendered: bytes | None = None
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        if self._rendered is None:
+            self._rendered = self.render_json(request, contract_document(request.app, openapi_schema))
+        return self._rendered
