@@ -124,7 +124,7 @@ def create_app(settings: Settings) -> Litestar:
                     css_url=f"{DOCS_ASSETS_PATH}/swagger-ui.css",
                     standalone_preset_js_url=f"{DOCS_ASSETS_PATH}/swagger-ui-standalone-preset.js",
                     favicon=f"<link rel='icon' type='image/png' href='{DOCS_ASSETS_PATH}/favicon-32x32.png'>",
-                )
+                ),
             ],
         ),
         logging_config=LoggingConfig(

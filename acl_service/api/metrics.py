@@ -123,6 +123,11 @@ class MetricsController(Controller):
 
     @get("/metrics", media_type=MediaType.TEXT, sync_to_thread=False)
     def metrics(self, request: Request[Any, Any, State]) -> str:
+        """Prometheus metrics.
+
+        Request, decision and fact-index counters and gauges of this instance in the Prometheus text
+        format (SPEC §5.5).
+        """
         state = request.app.state
         app_state: AppState | None = state.get("acl")
         # The decision API's answer memo, once it exists (see acl_service.api.decisions).

@@ -319,12 +319,11 @@ def complete_operation(operation: dict[str, Any], path: str, handler: HTTPRouteH
     # Litestar's default 400 describes its own `{status_code, detail, extra}`, never sent here.
     responses.pop("400", None)
     if doc.response_examples:
-        for status, response in responses.items():
-            if status.startswith("2") and JSON in response.get("content", {}):
+        for code, response in responses.items():
+            if code.startswith("2") and JSON in response.get("content", {}):
                 response["content"][JSON]["examples"] = dict(doc.response_examples)
                 break
-    statuses = sorted({*(family.errors if family else ()), *doc.errors})
-    for status in statuses:
+    for status in sorted({*(family.errors if family else ()), *doc.errors}):
         responses[str(status)] = {"$ref": f"#/components/responses/{ERROR_RESPONSES[status].name}"}
     if family is not None:
         operation["security"] = [{BEARER: []}]
