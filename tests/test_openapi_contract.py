@@ -219,3 +219,14 @@ def test_error_responses_are_the_service_envelope(document: dict[str, Any]) -> N
 def test_service_unavailable_documents_retry_after(document: dict[str, Any]) -> None:
     unavailable = document["components"]["responses"]["ServiceUnavailable"]
     assert "Retry-After" in unavailable["headers"]
+
+
+def test_every_response_documents_the_request_id_and_api_responses_the_revision(
+    document: dict[str, Any],
+) -> None:
+    for (path, method), operation in operations(document).items():
+        for status, response in operation["responses"].items():
+            headers = resolve(document, response).get("headers", {})
+            assert "X-Request-Id" in headers, f"{method} {path} {status}"
+            if path.startswith(("/api/", "/v1/")):
+                assert "X-Acl-Revision" in headers, f"{method} {path} {status}"

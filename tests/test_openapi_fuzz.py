@@ -22,7 +22,7 @@ import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
-from schemathesis import Case
+from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
 from schemathesis.schemas import APIOperation
@@ -34,11 +34,12 @@ from tests.fixtures.app import ADMIN_TOKEN
 from tests.fixtures.seed import Seed, World
 
 # ~120 operations: bounded so that the whole run stays well within a CI minute on 2 cores.
-EXAMPLES_PER_OPERATION = 12
+EXAMPLES_PER_OPERATION = 8
 CHECKS = [not_a_server_error, response_schema_conformance]
 AUTHORIZATION = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 SERVER_START_SECONDS = 10.0
 ACTING_USER = "X-Acting-User"
+MIN_REVISION = "min_revision"
 # Body fields that name seeded objects.
 BODY_FIELDS = frozenset({"user_uuid", "user", "organization", "organization_member", "role", "project_id"})
 
@@ -122,7 +123,19 @@ def steered(case: Case[Any], seeded: Seeded, choice: st.DataObject) -> Case[Any]
             del case.headers[ACTING_USER]
     if isinstance(case.body, dict):
         steer(case.body, [name for name in case.body if name in BODY_FIELDS])
+    for container in (case.body, case.query):
+        # A revision this instance has not reached is answered, as documented, with a 503 after
+        # the wait; generated revisions would all be such, so the fuzz asks for reached ones.
+        if isinstance(container, dict) and MIN_REVISION in container:
+            container[MIN_REVISION] = choice.draw(st.sampled_from([0, 1]))
     return case
+
+
+def cases(operation: APIOperation[Any, Any, Any, Any]) -> st.SearchStrategy[Case[Any]]:
+    """Valid requests and, as often, requests that break the document's schemas (400s expected)."""
+    return st.one_of(
+        operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE)
+    )
 
 
 def test_every_operation_answers_as_documented_without_server_errors(base_url: str, seeded: Seeded) -> None:
@@ -147,7 +160,7 @@ def test_every_operation_answers_as_documented_without_server_errors(base_url: s
             suppress_health_check=list(HealthCheck),
             phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
         )
-        @given(case=operation.as_strategy(), choice=st.data())
+        @given(case=cases(operation), choice=st.data())
         def exercise(case: Case[Any], choice: st.DataObject) -> None:
             nonlocal requests_sent
             requests_sent += 1
@@ -157,7 +170,10 @@ def test_every_operation_answers_as_documented_without_server_errors(base_url: s
 
         try:
             exercise()
-        except Exception as error:  # every operation is fuzzed; all failures are reported
+        except (
+            Exception,
+            BaseExceptionGroup,
+        ) as error:  # every operation is fuzzed; all failures are reported
             failures.append(f"{operation.label}: {error}")
 
     print(f"schemathesis: {requests_sent} requests")  # the request count, with -s

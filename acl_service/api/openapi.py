@@ -19,6 +19,7 @@ tests/test_openapi_contract.py fails when an operation lacks any of this.
 """
 
 import inspect
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -33,6 +34,8 @@ from acl_service.api.auth import ACTING_USER_HEADER
 from acl_service.api.bodies import NonNegativeInt, PositiveId, ResourceId
 from acl_service.api.errors import ErrorEnvelope
 from acl_service.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from acl_service.api.request_id import REQUEST_ID_HEADER, USABLE_REQUEST_ID
+from acl_service.api.revision import REVISION_HEADER
 from acl_service.domain import SCOPE_OBJECTS
 
 API_DOC_KEY: Final = "api_doc"
@@ -211,6 +214,34 @@ ERROR_RESPONSES: Final[Mapping[int, ErrorResponse]] = {
         ),
     ),
 }
+API_DESCRIPTION: Final = """\
+Access-control policy service with PostHog's semantics (SPEC §5).
+
+* **Authentication**: `Authorization: Bearer <token>`; use *Authorize* with a service token. On the
+  admin API (`/api/`) the admin token makes a system call, or acts for the user named in
+  `X-Acting-User`; a personal API key (`phx_…`) acts for its owner. The decision API (`/v1/`) takes
+  the admin or the check token.
+* **Errors** are `{"type", "code", "detail", "attr"}`; a known path with another method answers
+  405 `method_not_allowed`, an unknown path 404; both after authentication.
+* **Revisions**: every response of `/api/` and `/v1/` carries `X-Acl-Revision`; a write is answered
+  once this instance applied it; other instances take `min_revision`.
+"""
+REQUEST_ID: Final[JsonSchema] = {
+    "name": REQUEST_ID_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "An id for the logs, echoed in the response; generated when absent or unusable.",
+    "schema": {"type": "string", "pattern": f"^{USABLE_REQUEST_ID.pattern}$"},
+}
+RESPONSE_HEADERS: Final[Mapping[str, JsonSchema]] = {
+    REQUEST_ID_HEADER: {"description": "The request's id.", "schema": {"type": "string"}},
+}
+FAMILY_RESPONSE_HEADERS: Final[Mapping[str, JsonSchema]] = {
+    REVISION_HEADER: {
+        "description": "The revision this answer reflects: the one a write produced, else the one applied.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+}
 RETRY_AFTER: Final[JsonSchema] = {
     "description": "Seconds to wait before retrying.",
     "schema": {"type": "integer", "const": 1},
@@ -241,6 +272,7 @@ def documented_operations(app: Litestar) -> list[tuple[str, str, HTTPRouteHandle
 def contract_document(app: Litestar, generated: Mapping[str, Any]) -> dict[str, Any]:
     """Litestar's generated document completed from the declarations above (a new dict)."""
     document: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(generated))
+    document["info"]["description"] = API_DESCRIPTION
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     components["securitySchemes"] = {
@@ -279,8 +311,9 @@ def error_response(spec: ErrorResponse, examples: Mapping[str, Any]) -> JsonSche
         "description": spec.description,
         "content": {JSON: {"schema": envelope, "examples": msgspec.to_builtins(examples)}},
     }
+    response["headers"] = {**RESPONSE_HEADERS, **FAMILY_RESPONSE_HEADERS}
     if spec.envelope_type == "server_error":
-        response["headers"] = {"Retry-After": RETRY_AFTER}
+        response["headers"]["Retry-After"] = RETRY_AFTER
     return response
 
 
@@ -288,9 +321,10 @@ def complete_operation(operation: dict[str, Any], path: str, handler: HTTPRouteH
     doc, family = doc_of(handler), family_of(path)
     summary, _, description = inspect.cleandoc(handler.fn.__doc__ or "").partition("\n")
     if summary:
-        operation["summary"] = summary.strip()
+        operation["summary"] = summary.strip().rstrip(".")
     if description.strip():
-        operation["description"] = description.strip()
+        # Docstring lines are wrapped for the source; the paragraphs are what the reader needs.
+        operation["description"] = re.sub(r"(?<!\n)\n(?!\n)", " ", description.strip())
 
     parameters: list[JsonSchema] = []
     for parameter in operation.get("parameters", []):
@@ -306,8 +340,8 @@ def complete_operation(operation: dict[str, Any], path: str, handler: HTTPRouteH
     parameters.extend(parameter.document() for parameter in query)
     if family is not None:
         parameters.extend(family.headers)
-    if parameters:
-        operation["parameters"] = parameters
+    parameters.append(REQUEST_ID)
+    operation["parameters"] = parameters
 
     if doc.body is not None:
         media: JsonSchema = {"schema": {"$ref": SCHEMAS_REF.format(name=doc.body.__name__)}}
@@ -323,6 +357,12 @@ def complete_operation(operation: dict[str, Any], path: str, handler: HTTPRouteH
             if code.startswith("2") and JSON in response.get("content", {}):
                 response["content"][JSON]["examples"] = dict(doc.response_examples)
                 break
+    for response in responses.values():
+        if "$ref" not in response:
+            headers = response.setdefault("headers", {})
+            headers.update(RESPONSE_HEADERS)
+            if family is not None:
+                headers.update(FAMILY_RESPONSE_HEADERS)
     for status in sorted({*(family.errors if family else ()), *doc.errors}):
         responses[str(status)] = {"$ref": f"#/components/responses/{ERROR_RESPONSES[status].name}"}
     if family is not None:
