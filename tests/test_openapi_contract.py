@@ -167,7 +167,8 @@ def test_every_body_accepted_is_documented_with_the_type_decoded(
             continue
         body = operation.get("requestBody")
         assert body is not None, f"{method} {path}: no request body documented"
-        schema = body["content"]["application/json"]["schema"]
+        (media,) = body["content"].values()
+        schema = media["schema"]
         assert resolve(document, schema).get("properties"), f"{method} {path}: {schema}"
         if declared is not None:
             assert declared.__name__ in schemas
@@ -178,12 +179,12 @@ def test_every_body_accepted_is_documented_with_the_type_decoded(
 def test_body_examples_match_their_schemas(document: dict[str, Any]) -> None:
     examples = 0
     for (path, method), operation in operations(document).items():
-        media = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
-        for name, example in media.get("examples", {}).items():
+        for media in operation.get("requestBody", {}).get("content", {}).values():
             validator = jsonschema_rs.validator_for({**media["schema"], "components": document["components"]})
-            errors = [error.message for error in validator.iter_errors(example["value"])]
-            assert errors == [], f"{method} {path} example {name}"
-            examples += 1
+            for name, example in media.get("examples", {}).items():
+                errors = [error.message for error in validator.iter_errors(example["value"])]
+                assert errors == [], f"{method} {path} example {name}"
+                examples += 1
     assert examples >= 20
 
 
@@ -230,3 +231,49 @@ def test_every_response_documents_the_request_id_and_api_responses_the_revision(
             assert "X-Request-Id" in headers, f"{method} {path} {status}"
             if path.startswith(("/api/", "/v1/")):
                 assert "X-Acl-Revision" in headers, f"{method} {path} {status}"
+
+
+USER = {
+    "id": 1,
+    "uuid": "8bb62eb2-331a-5e8d-8718-0ba4c3df123c",
+    "distinct_id": None,
+    "first_name": "Alice",
+    "last_name": "",
+    "email": "alice@example.com",
+    "is_email_verified": False,
+    "hedgehog_config": None,
+}
+RESOURCE = {
+    "resource": "notebook",
+    "resource_id": "n-17",
+    "name": None,
+    "created_by": USER,
+    "created_at": "2026-12-03T13:09:48.200048Z",
+    "user_access_level": None,
+    "access_source": None,
+}
+
+
+@pytest.mark.parametrize(
+    "representation",
+    [
+        RESOURCE,
+        {**RESOURCE, "resource": "dashboard", "resource_id": "7", "restriction_level": 21},
+        {
+            **RESOURCE,
+            "resource": "insight",
+            "resource_id": "42",
+            "dashboards": [7],
+            "effective_restriction_level": 21,
+            "effective_privilege_level": None,
+        },
+    ],
+)
+def test_each_resource_representation_matches_exactly_one_documented_schema(
+    document: dict[str, Any], representation: dict[str, Any]
+) -> None:
+    # Found by the fuzz test: a dashboard was valid under both Resource and DashboardResource.
+    response = document["paths"]["/api/projects/{project_id}/resources/{resource}/{rid}"]["get"]["responses"]
+    schema = response["200"]["content"]["application/json"]["schema"]
+    validator = jsonschema_rs.validator_for({**schema, "components": document["components"]})
+    assert [error.message for error in validator.iter_errors(representation)] == []

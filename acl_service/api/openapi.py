@@ -108,6 +108,7 @@ class ApiDoc:
     """What a handler's signature does not tell Litestar; see `api_doc`."""
 
     body: type[msgspec.Struct] | None = None
+    body_media_type: str = JSON
     query: tuple[QueryParameter, ...] = ()
     path: Mapping[str, JsonSchema] = field(default_factory=dict)
     errors: tuple[int, ...] = ()
@@ -118,18 +119,21 @@ class ApiDoc:
 def api_doc(
     *,
     body: type[msgspec.Struct] | None = None,
+    body_media_type: str = JSON,
     query: Sequence[QueryParameter] = (),
     path: Mapping[str, JsonSchema] | None = None,
     errors: Sequence[int] = (),
     body_examples: Mapping[str, Any] | None = None,
     response_examples: Mapping[str, Any] | None = None,
 ) -> dict[str, ApiDoc]:
-    """A handler's `opt`: the body Struct it decodes by hand, its query parameters, path parameter
-    schemas other than `PATH_PARAMETERS`', error statuses beyond its family's, and examples
+    """A handler's `opt`: the body Struct it decodes by hand (for a line-delimited body such as
+    `application/x-ndjson`, the Struct of one line), its query parameters, path parameter schemas
+    other than `PATH_PARAMETERS`', error statuses beyond its family's, and examples
     (`{name: {"summary", "value"}}`, taken from SPEC §8 where it has one)."""
     return {
         API_DOC_KEY: ApiDoc(
             body=body,
+            body_media_type=body_media_type,
             query=tuple(query),
             path=dict(path or {}),
             errors=tuple(errors),
@@ -288,6 +292,11 @@ def contract_document(app: Litestar, generated: Mapping[str, Any]) -> dict[str, 
     _, body_schemas = msgspec.json.schema_components(
         [*sorted(body_types, key=lambda t: t.__name__), ErrorEnvelope], ref_template=SCHEMAS_REF
     )
+    for schema in schemas.values():
+        # Responses are encoded Structs: exactly their fields. Saying so also keeps a `oneOf` of a
+        # Struct and its subclass (Resource, DashboardResource) exclusive.
+        if schema.get("type") == "object" and "properties" in schema:
+            schema.setdefault("additionalProperties", False)
     for name, schema in body_schemas.items():
         # Litestar already described the Structs that responses share with bodies (e.g. Feature).
         schemas.setdefault(name, schema)
@@ -347,7 +356,7 @@ def complete_operation(operation: dict[str, Any], path: str, handler: HTTPRouteH
         media: JsonSchema = {"schema": {"$ref": SCHEMAS_REF.format(name=doc.body.__name__)}}
         if doc.body_examples:
             media["examples"] = dict(doc.body_examples)
-        operation["requestBody"] = {"required": False, "content": {JSON: media}}
+        operation["requestBody"] = {"required": False, "content": {doc.body_media_type: media}}
 
     responses: dict[str, Any] = operation.setdefault("responses", {})
     # Litestar's default 400 describes its own `{status_code, detail, extra}`, never sent here.
