@@ -1,9 +1,10 @@
 """Schemathesis over the served OpenAPI document, against a real server on a real PostgreSQL.
 
 Every documented operation gets `EXAMPLES_PER_OPERATION` generated requests (bodies, path, query
-and header values from the document's schemas), authenticated with the admin token; a generated
-path parameter or acting user is replaced, half of the time, by one of SPEC §8's seeded objects so
-that requests get past the 404s into the handlers. Each answer must not be a 5xx
+and header values from the document's schemas; valid ones and, as often, ones that break them),
+authenticated mostly with the admin token and otherwise with a seeded personal API key. Generated
+path parameters, acting users and body references are mostly replaced by SPEC §8's seeded objects
+so that requests get past the 404s into the handlers. Each answer must not be a 5xx
 (`not_a_server_error`) and must match the status, headers and body the document gives for it
 (`response_schema_conformance`). Failures are collected over all operations and reported together.
 """
@@ -36,7 +37,6 @@ from tests.fixtures.seed import Seed, World
 # ~120 operations: bounded so that the whole run stays well within a CI minute on 2 cores.
 EXAMPLES_PER_OPERATION = 8
 CHECKS = [not_a_server_error, response_schema_conformance]
-AUTHORIZATION = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 SERVER_START_SECONDS = 10.0
 ACTING_USER = "X-Acting-User"
 MIN_REVISION = "min_revision"
@@ -49,6 +49,8 @@ class Seeded:
     """Values of SPEC §8's world, by the path parameter or header they can stand in for."""
 
     values: dict[str, list[Any]] = field(default_factory=dict)
+    # Authorization values drawn from: the admin token (system calls, acting users) as often as the keys.
+    authorizations: list[str] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -63,6 +65,11 @@ async def seeded(seed: Seed) -> Seeded:
     await seed.collaborator(1, 7, bob, 37)
     role = await seed.role(world.organization, "Eng", [(bob, world.memberships["bob"])])
     users = [str(user.uuid) for user in world.users.values()]
+    keys = [
+        await seed.personal_api_key(alice, ["*"]),
+        await seed.personal_api_key(world.users["dan"], ["dashboard:read"], scoped_teams=[1]),
+        await seed.personal_api_key(bob, None),
+    ]
     return Seeded(
         {
             "project_id": [1, 2],
@@ -77,7 +84,9 @@ async def seeded(seed: Seed) -> Seeded:
             "organization": [str(world.organization)],
             "organization_member": [str(m) for m in world.memberships.values()],
             "role": [str(role)],
-        }
+            "key": ["@current"],
+        },
+        authorizations=[f"Bearer {token}" for token in (ADMIN_TOKEN, ADMIN_TOKEN, ADMIN_TOKEN, *keys)],
     )
 
 
@@ -109,6 +118,10 @@ def base_url(settings: Settings, seeded: Seeded) -> Iterator[str]:
 
 def steered(case: Case[Any], seeded: Seeded, choice: st.DataObject) -> Case[Any]:
     """Mostly a seeded value instead of the generated one, in path, acting-user header and body."""
+    case.headers = {
+        **(case.headers or {}),
+        "Authorization": choice.draw(st.sampled_from(seeded.authorizations)),
+    }
 
     def steer(container: Any, names: list[str]) -> None:
         for name in names:
@@ -164,9 +177,7 @@ def test_every_operation_answers_as_documented_without_server_errors(base_url: s
         def exercise(case: Case[Any], choice: st.DataObject) -> None:
             nonlocal requests_sent
             requests_sent += 1
-            steered(case, seeded, choice).call_and_validate(
-                base_url=base_url, session=session, headers=AUTHORIZATION, checks=CHECKS
-            )
+            steered(case, seeded, choice).call_and_validate(base_url=base_url, session=session, checks=CHECKS)
 
         try:
             exercise()

@@ -334,31 +334,39 @@ def complete_operation(operation: dict[str, Any], path: str, handler: HTTPRouteH
     if description.strip():
         # Docstring lines are wrapped for the source; the paragraphs are what the reader needs.
         operation["description"] = re.sub(r"(?<!\n)\n(?!\n)", " ", description.strip())
+    operation["parameters"] = parameters(operation.get("parameters", []), handler, doc, family)
+    if doc.body is not None:
+        media: JsonSchema = {"schema": {"$ref": SCHEMAS_REF.format(name=doc.body.__name__)}}
+        if doc.body_examples:
+            media["examples"] = dict(doc.body_examples)
+        # Not required: an empty body reads as `{}` (SPEC §6 then names the missing fields).
+        operation["requestBody"] = {"required": False, "content": {doc.body_media_type: media}}
+    complete_responses(operation.setdefault("responses", {}), doc, family)
+    if family is not None:
+        operation["security"] = [{BEARER: []}]
 
-    parameters: list[JsonSchema] = []
-    for parameter in operation.get("parameters", []):
+
+def parameters(
+    generated: list[JsonSchema], handler: HTTPRouteHandler, doc: ApiDoc, family: ApiFamily | None
+) -> list[JsonSchema]:
+    """Path parameters with their SPEC §4 types, then query parameters, then headers."""
+    found: list[JsonSchema] = []
+    for parameter in generated:
         if parameter["in"] == "path":
             schema, text = PATH_PARAMETERS.get(parameter["name"], (parameter["schema"], ""))
             parameter = {**parameter, "schema": doc.path.get(parameter["name"], schema)}
             if text:
                 parameter["description"] = text
-        parameters.append(parameter)
-    query = doc.query
-    if _returns_page(handler):
-        query = (*PAGINATION, *query)
-    parameters.extend(parameter.document() for parameter in query)
+        found.append(parameter)
+    query = (*PAGINATION, *doc.query) if _returns_page(handler) else doc.query
+    found.extend(parameter.document() for parameter in query)
     if family is not None:
-        parameters.extend(family.headers)
-    parameters.append(REQUEST_ID)
-    operation["parameters"] = parameters
+        found.extend(family.headers)
+    found.append(REQUEST_ID)
+    return found
 
-    if doc.body is not None:
-        media: JsonSchema = {"schema": {"$ref": SCHEMAS_REF.format(name=doc.body.__name__)}}
-        if doc.body_examples:
-            media["examples"] = dict(doc.body_examples)
-        operation["requestBody"] = {"required": False, "content": {doc.body_media_type: media}}
 
-    responses: dict[str, Any] = operation.setdefault("responses", {})
+def complete_responses(responses: dict[str, Any], doc: ApiDoc, family: ApiFamily | None) -> None:
     # Litestar's default 400 describes its own `{status_code, detail, extra}`, never sent here.
     responses.pop("400", None)
     if doc.response_examples:
@@ -374,8 +382,6 @@ def complete_operation(operation: dict[str, Any], path: str, handler: HTTPRouteH
                 headers.update(FAMILY_RESPONSE_HEADERS)
     for status in sorted({*(family.errors if family else ()), *doc.errors}):
         responses[str(status)] = {"$ref": f"#/components/responses/{ERROR_RESPONSES[status].name}"}
-    if family is not None:
-        operation["security"] = [{BEARER: []}]
 
 
 def _returns_page(handler: HTTPRouteHandler) -> bool:
