@@ -118,10 +118,7 @@ def base_url(settings: Settings, seeded: Seeded) -> Iterator[str]:
 
 def steered(case: Case[Any], seeded: Seeded, choice: st.DataObject) -> Case[Any]:
     """Mostly a seeded value instead of the generated one, in path, acting-user header and body."""
-    case.headers = {
-        **(case.headers or {}),
-        "Authorization": choice.draw(st.sampled_from(seeded.authorizations)),
-    }
+    case.headers["Authorization"] = choice.draw(st.sampled_from(seeded.authorizations))
 
     def steer(container: Any, names: list[str]) -> None:
         for name in names:
@@ -129,7 +126,7 @@ def steered(case: Case[Any], seeded: Seeded, choice: st.DataObject) -> Case[Any]
                 container[name] = choice.draw(st.sampled_from([*seeded.values[name], container[name]]))
 
     steer(case.path_parameters, list(case.path_parameters or {}))
-    if case.headers is not None and ACTING_USER in case.headers:
+    if ACTING_USER in case.headers:
         # System calls (no acting user) reach every handler: as likely as each seeded user.
         steer(case.headers, [ACTING_USER])
         if choice.draw(st.integers(0, len(seeded.values[ACTING_USER]))) == 0:
