@@ -39,6 +39,7 @@ from acl_service.api.explain import ExplainController
 from acl_service.api.health import HealthController
 from acl_service.api.metrics import STATE_KEY as METRICS_KEY
 from acl_service.api.metrics import Metrics, MetricsController, count_request, publish_periodically
+from acl_service.api.openapi import ContractJsonRenderPlugin
 from acl_service.api.request_id import add_request_id_header
 from acl_service.api.revision import add_revision_header
 from acl_service.api.state import AppState
@@ -130,13 +131,14 @@ def create_app(settings: Settings) -> Litestar:
             version=version("acl-service"),
             path="/schema",
             render_plugins=[
+                ContractJsonRenderPlugin(),
                 SwaggerRenderPlugin(
                     path="/",
                     js_url=f"{DOCS_ASSETS_PATH}/swagger-ui-bundle.js",
                     css_url=f"{DOCS_ASSETS_PATH}/swagger-ui.css",
                     standalone_preset_js_url=f"{DOCS_ASSETS_PATH}/swagger-ui-standalone-preset.js",
                     favicon=f"<link rel='icon' type='image/png' href='{DOCS_ASSETS_PATH}/favicon-32x32.png'>",
-                )
+                ),
             ],
         ),
         logging_config=logging_config(settings),

@@ -18,9 +18,11 @@ from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from msgspec import Meta
 
+from acl_service.api import examples
 from acl_service.api.auth import authenticate_decision
-from acl_service.api.bodies import MAX_BATCH, NonNegativeInt, PositiveId, decode_body, text
+from acl_service.api.bodies import MAX_BATCH, NonNegativeInt, PositiveId, ResourceId, decode_body, text
 from acl_service.api.metrics import metrics_of
+from acl_service.api.openapi import RESOURCE_TYPE_SCHEMA, QueryParameter, api_doc, schema_of
 from acl_service.api.revision import record_revision
 from acl_service.api.state import AppState
 from acl_service.authz.decisions import (
@@ -61,6 +63,12 @@ Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 ApiKeyValue = Annotated[str, text(256)]
 RequestPath = Annotated[str, text(8192)]
 ResourceType = Annotated[str, Meta(max_length=64)]
+SUBJECTS_QUERY: Final = (
+    QueryParameter("project_id", schema_of(PositiveId), "The project.", required=True),
+    QueryParameter("resource", RESOURCE_TYPE_SCHEMA, "The resource type.", required=True),
+    QueryParameter("resource_id", schema_of(ResourceId), "The object; absent for `resource=project`."),
+    QueryParameter("min_revision", schema_of(NonNegativeInt), "Wait until this revision is applied."),
+)
 
 
 # -- request bodies ---------------------------------------------------------------------------------
@@ -254,8 +262,20 @@ class DecisionController(Controller):
     path = "/v1"
     tags = ["decisions"]  # noqa: RUF012  (Litestar reads it as a class attribute)
 
-    @post("/check", status_code=200)
+    @post(
+        "/check",
+        status_code=200,
+        opt=api_doc(body=CheckRequest, body_examples=examples.CHECK, response_examples=examples.CHECK_ANSWER),
+    )
     async def check(self, request: Request[Any, Any, State]) -> CheckResponse:
+        """Decide one action of a user or a personal API key.
+
+        Evaluates the action exactly as the equivalent admin request (SPEC §5.4 table), key checks
+        included for keys, and answers HTTP 200 with `allowed`, the refused request's `status` and
+        `detail`, the levels that decided and the revision used. Malformed bodies and unavailable
+        actions are 400s; `min_revision` waits for that revision (503 past
+        `ACL_MIN_REVISION_WAIT_MS`).
+        """
         started = time.perf_counter()
         app_state, decider = begin_decision(request)
         body = decode_body(await request.body(), CheckRequest)
@@ -273,8 +293,13 @@ class DecisionController(Controller):
             result.allowed, result.status, result.detail, result.levels, result.reason, facts.revision
         )
 
-    @post("/check/batch", status_code=200)
+    @post("/check/batch", status_code=200, opt=api_doc(body=BatchRequest, body_examples=examples.CHECK_BATCH))
     async def check_batch(self, request: Request[Any, Any, State]) -> BatchResponse:
+        """Decide up to 10,000 checks on one revision.
+
+        Each item is a `/v1/check` body without `min_revision`; results come in request order, all
+        of one applied revision. A malformed item is a 400 whose `attr` starts with `checks__<i>__`.
+        """
         started = time.perf_counter()
         app_state, decider = begin_decision(request)
         body = decode_body(await request.body(), BatchRequest)
@@ -298,8 +323,18 @@ class DecisionController(Controller):
         count_decisions(request, "check_batch", (result.allowed for result in results), started)
         return BatchResponse(results, facts.revision)
 
-    @post("/levels", status_code=200)
+    @post(
+        "/levels",
+        status_code=200,
+        opt=api_doc(body=LevelsRequest, errors=[404], body_examples=examples.LEVELS),
+    )
     async def levels(self, request: Request[Any, Any, State]) -> LevelsResponse:
+        """A user's levels on a project, its dashboards, objects and resource types.
+
+        The project levels plus, for each dashboard, object and resource type asked for, the levels
+        of SPEC §3.5-3.11; unknown ids answer `exists: false`. An unknown or inactive user, or an
+        unknown project, is a 404.
+        """
         started = time.perf_counter()
         app_state, decider = begin_decision(request)
         body = decode_body(await request.body(), LevelsRequest)
@@ -329,8 +364,14 @@ class DecisionController(Controller):
         count_decisions(request, "levels", (), started)
         return response
 
-    @post("/authorize", status_code=200)
+    @post("/authorize", status_code=200, opt=api_doc(body=AuthorizeRequest, body_examples=examples.AUTHORIZE))
     async def authorize(self, request: Request[Any, Any, State]) -> AuthorizeResponse:
+        """Authorize an admin-API request of the main application.
+
+        Runs the request pipeline (SPEC §3.14) on the route table for `method` and `path`, as the
+        bearer key in `authorization` or the `user`, with `body` for the body rules; the answer
+        carries the error envelope the API server should send when refused.
+        """
         started = time.perf_counter()
         app_state, decider = begin_decision(request)
         body = decode_authorize_body(await request.body())
@@ -341,8 +382,23 @@ class DecisionController(Controller):
         count_decisions(request, "authorize", (decision.allowed,), started)
         return authorize_response(decision, facts.revision)
 
-    @post("/filter", status_code=200)
+    @post(
+        "/filter",
+        status_code=200,
+        opt=api_doc(
+            body=FilterRequest,
+            errors=[404],
+            body_examples=examples.FILTER,
+            response_examples=examples.FILTER_ANSWER,
+        ),
+    )
     async def filter(self, request: Request[Any, Any, State]) -> FilterResponse:
+        """The list filter of one resource type for a user.
+
+        SPEC §3.10: `all`, `only` or `except` a set of ids, and whether the user's own objects stay
+        visible. For `resource: project`, the projects the user can see in the organization. An
+        unknown user, project or organization is a 404.
+        """
         started = time.perf_counter()
         app_state, decider = begin_decision(request)
         body = decode_body(await request.body(), FilterRequest)
@@ -381,8 +437,13 @@ class DecisionController(Controller):
             revision=facts.revision,
         )
 
-    @get("/subjects")
+    @get("/subjects", opt=api_doc(query=SUBJECTS_QUERY, errors=[404]))
     async def subjects(self, request: Request[Any, Any, State]) -> SubjectsResponse:
+        """The users with access to a project or an object.
+
+        SPEC §3.8 for the object (`resource_id`, required except for `resource=project`), ordered by
+        level then uuid, descending; an unknown project or object is a 404.
+        """
         started = time.perf_counter()
         app_state, decider = begin_decision(request)
         project_id = query_int(request, "project_id", 1, required=True)

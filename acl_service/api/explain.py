@@ -28,6 +28,7 @@ from acl_service.api.decisions import (
     decode_authorize_body,
     resolve_authorize,
 )
+from acl_service.api.openapi import api_doc
 from acl_service.api.revision import record_revision
 from acl_service.api.state import AppState
 from acl_service.authz.decisions import Decider, RequestDecision
@@ -83,6 +84,7 @@ class ExplainController(Controller):
         status_code=200,
         summary="Explain a decision: the /v1/check or /v1/authorize answer plus its trace",
         description=EXPLAIN_DESCRIPTION,
+        opt=api_doc(body=(CheckRequest, AuthorizeRequest)),
         responses={
             400: ResponseSpec(
                 Envelope, description="Malformed body, as its own endpoint refuses it (SPEC §6)"

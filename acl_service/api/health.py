@@ -48,15 +48,27 @@ class HealthController(Controller):
 
     @get("/healthz", sync_to_thread=False)
     def healthz(self) -> Health:
+        """Liveness.
+
+        200 while the process serves requests; it does not look at the database.
+        """
         return Health(status="ok")
 
     @get(
         "/readyz",
         responses={
-            HTTP_503_SERVICE_UNAVAILABLE: ResponseSpec(NotReady, description="Not ready; retry later")
+            HTTP_503_SERVICE_UNAVAILABLE: ResponseSpec(
+                NotReady, description="Not ready; retry later", generate_examples=False
+            )
         },
     )
     async def readyz(self, state: State) -> Response[Ready | NotReady]:
+        """Readiness.
+
+        200 with the current revision once migrations are current, the database answers and the
+        change listener runs; otherwise 503 with the reasons, and decisions would fail closed (SPEC
+        §5.5).
+        """
         app_state = AppState.of(state)
         reasons, revision = await check_database(app_state)
         for probe in app_state.readiness_probes:

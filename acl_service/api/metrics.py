@@ -245,5 +245,10 @@ class MetricsController(Controller):
 
     @get("/metrics", media_type=MediaType.TEXT, sync_to_thread=False)
     def metrics(self, request: Request[Any, Any, State]) -> str:
+        """Prometheus metrics.
+
+        Request, decision and fact-index counters and gauges of this instance in the Prometheus text
+        format (SPEC §5.5).
+        """
         state = request.app.state
         return metrics_of(state).render(state_values(state))

@@ -15,9 +15,12 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, get, put
 from litestar.datastructures import State
+from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
+from acl_service.api import examples
 from acl_service.api.admin.context import AdminRequest, admin_request
+from acl_service.api.openapi import api_doc
 from acl_service.authz.evaluator import SubjectAccess
 from acl_service.domain import SCOPE_OBJECTS
 from acl_service.errors import InvalidInput, PermissionDenied
@@ -49,6 +52,15 @@ class AccessControl(msgspec.Struct, frozen=True):
     created_by: int | None
     created_at: datetime
     updated_at: datetime
+
+
+# SPEC §5.2: access-control PUTs answer 200 with the row, or 204 when `access_level: null` deleted it.
+ACCESS_CONTROL_PUT_RESPONSES: Final = {
+    HTTP_200_OK: ResponseSpec(AccessControl, description="The row as stored", generate_examples=False),
+    HTTP_204_NO_CONTENT: ResponseSpec(
+        None, description="The row was deleted (or did not exist)", generate_examples=False
+    ),
+}
 
 
 class AccessControls(msgspec.Struct, frozen=True):
@@ -208,6 +220,11 @@ class ProjectAccessControlsController(Controller):
 
     @get(paths("/access_controls/"))
     async def get_project_rows(self, request: Request[Any, Any, State]) -> AccessControls:
+        """A project's access-control rows.
+
+        The project rows (default, member and role) with the levels offered, the caller's project
+        access level and whether they may change them (SPEC §5.3.9).
+        """
         async with admin_request(request, write=False) as admin:
             project_id = project_id_of(admin)
             evaluator = admin.evaluator()
@@ -220,8 +237,18 @@ class ProjectAccessControlsController(Controller):
                 lambda user_id: evaluator.can_modify(user_id, project_id, PROJECT, str(project_id)),
             )
 
-    @put(paths("/access_controls/"), status_code=HTTP_200_OK)
+    @put(
+        paths("/access_controls/"),
+        status_code=HTTP_200_OK,
+        responses=ACCESS_CONTROL_PUT_RESPONSES,
+        opt=api_doc(body=AccessControlBody, body_examples=examples.ACCESS_CONTROL_PUT),
+    )
     async def put_project_row(self, request: Request[Any, Any, State]) -> Response[Any]:
+        """Set or remove a project access-control row.
+
+        Upserts the row keyed by member, role or neither (the default row); `access_level: null`
+        deletes it (204). Validations (1)-(4) of SPEC §5.3.9, then only project admins may modify.
+        """
         async with admin_request(request, write=True) as admin:
             body = admin.body(AccessControlBody, rules=False)
             project_id = project_id_of(admin)
@@ -229,6 +256,11 @@ class ProjectAccessControlsController(Controller):
 
     @get(paths("/resource_access_controls/") + paths("/global_access_controls/"))
     async def get_resource_wide_rows(self, request: Request[Any, Any, State]) -> AccessControls:
+        """A project's resource-wide access-control rows.
+
+        Every resource-wide row of the project (all resource types) with the resource levels offered
+        (SPEC §5.3.9).
+        """
         async with admin_request(request, write=False) as admin:
             project_id = project_id_of(admin)
             evaluator = admin.evaluator()
@@ -241,14 +273,28 @@ class ProjectAccessControlsController(Controller):
                 lambda user_id: evaluator.can_modify_project_wide(user_id, project_id),
             )
 
-    @put(paths("/resource_access_controls/") + paths("/global_access_controls/"), status_code=HTTP_200_OK)
+    @put(
+        paths("/resource_access_controls/") + paths("/global_access_controls/"),
+        status_code=HTTP_200_OK,
+        responses=ACCESS_CONTROL_PUT_RESPONSES,
+        opt=api_doc(body=ResourceAccessControlBody, body_examples=examples.RESOURCE_ACCESS_CONTROL_PUT),
+    )
     async def put_resource_wide_row(self, request: Request[Any, Any, State]) -> Response[Any]:
+        """Set or remove a resource-wide access-control row.
+
+        The body names the resource type; a `resource_id` is refused (403). Only organization admins
+        and project admins may modify project-wide permissions (SPEC §8.15).
+        """
         async with admin_request(request, write=True) as admin:
             body = admin.body(ResourceAccessControlBody, rules=False)
             return await validate_and_write(admin, body, body.resource, None)
 
     @get(paths("/users_with_access/"))
     async def get_project_users(self, request: Request[Any, Any, State]) -> UsersWithAccess:
+        """The users with access to a project.
+
+        Each with their level and its source, ordered by level then uuid, descending (SPEC §3.8).
+        """
         async with admin_request(request, write=False) as admin:
             return users_with_access(admin, PROJECT, str(project_id_of(admin)))
 
@@ -267,6 +313,11 @@ class ObjectAccessControlsController(Controller):
 
     @get(object_paths("/access_controls/"))
     async def get_object_rows(self, request: Request[Any, Any, State]) -> AccessControls:
+        """An object's access-control rows.
+
+        The rows on this dashboard or resource with the levels offered, the caller's access level on
+        it and whether they may change them (SPEC §5.3.9).
+        """
         async with admin_request(request, write=False) as admin:
             project_id = project_id_of(admin)
             resource, resource_id = object_target(admin)
@@ -280,8 +331,18 @@ class ObjectAccessControlsController(Controller):
                 lambda user_id: evaluator.can_modify(user_id, project_id, resource, resource_id),
             )
 
-    @put(object_paths("/access_controls/"), status_code=HTTP_200_OK)
+    @put(
+        object_paths("/access_controls/"),
+        status_code=HTTP_200_OK,
+        responses=ACCESS_CONTROL_PUT_RESPONSES,
+        opt=api_doc(body=AccessControlBody, body_examples=examples.ACCESS_CONTROL_PUT),
+    )
     async def put_object_row(self, request: Request[Any, Any, State]) -> Response[Any]:
+        """Set or remove an object access-control row.
+
+        Upserts the row keyed by member, role or neither; `access_level: null` deletes it (204). The
+        creator, project admins and managers of the object may modify (SPEC §8.15).
+        """
         async with admin_request(request, write=True) as admin:
             body = admin.body(AccessControlBody, rules=False)
             resource, resource_id = object_target(admin)
@@ -289,6 +350,11 @@ class ObjectAccessControlsController(Controller):
 
     @get(paths("/dashboards/{id:str}/global_access_controls/"))
     async def get_dashboard_wide_rows(self, request: Request[Any, Any, State]) -> AccessControls:
+        """The project's resource-wide dashboard rows, seen from a dashboard.
+
+        The resource-wide `dashboard` rows of the project and the caller's resource-wide dashboard
+        level (SPEC §7.9).
+        """
         async with admin_request(request, write=False) as admin:
             project_id = project_id_of(admin)
             evaluator = admin.evaluator()
@@ -301,13 +367,28 @@ class ObjectAccessControlsController(Controller):
                 lambda user_id: evaluator.can_modify_project_wide(user_id, project_id),
             )
 
-    @put(paths("/dashboards/{id:str}/global_access_controls/"), status_code=HTTP_200_OK)
+    @put(
+        paths("/dashboards/{id:str}/global_access_controls/"),
+        status_code=HTTP_200_OK,
+        responses=ACCESS_CONTROL_PUT_RESPONSES,
+        opt=api_doc(body=AccessControlBody),
+    )
     async def put_dashboard_wide_row(self, request: Request[Any, Any, State]) -> Response[Any]:
+        """Set or remove a resource-wide dashboard row from a dashboard.
+
+        As the resource-wide PUT with resource `dashboard`: only organization admins and project
+        admins may modify project-wide permissions.
+        """
         async with admin_request(request, write=True) as admin:
             body = admin.body(AccessControlBody, rules=False)
             return await validate_and_write(admin, body, DASHBOARD, None)
 
     @get(object_paths("/users_with_access/"))
     async def get_object_users(self, request: Request[Any, Any, State]) -> UsersWithAccess:
+        """The users with access to an object.
+
+        Each with their level and its source, ordered by level then uuid, descending (SPEC §3.8,
+        §8.14).
+        """
         async with admin_request(request, write=False) as admin:
             return users_with_access(admin, *object_target(admin))

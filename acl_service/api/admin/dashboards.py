@@ -14,6 +14,7 @@ from litestar import Controller, HttpMethod, Request, delete, get, patch, post, 
 from litestar.datastructures import State
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from acl_service.api import examples
 from acl_service.api.admin.context import AdminRequest, admin_request
 from acl_service.api.admin.representations import UserBasic
 from acl_service.api.admin.resources import (
@@ -30,6 +31,7 @@ from acl_service.api.admin.resources import (
     visible_objects,
 )
 from acl_service.api.bodies import PositiveId
+from acl_service.api.openapi import ADMIN_INCLUDE_ALL, api_doc
 from acl_service.api.pagination import Page, page
 from acl_service.authz.evaluator import AccessEvaluator
 from acl_service.authz.facts import CollaboratorRuleFacts
@@ -210,8 +212,13 @@ def enforce_collaborator_rules(
 class DashboardsController(Controller):
     tags = ["dashboards"]  # noqa: RUF012  (Litestar reads it as a class attribute)
 
-    @get(project_paths("/dashboards/"))
+    @get(project_paths("/dashboards/"), opt=api_doc(query=[ADMIN_INCLUDE_ALL]))
     async def list_dashboards(self, request: Request[Any, Any, State]) -> Page[Dashboard]:
+        """List a project's dashboards the caller can see.
+
+        Filtered by the list predicate of SPEC §3.10; organization admins see all with
+        `admin_include_all`. Each dashboard carries the caller's levels on it.
+        """
         async with admin_request(request, write=False) as admin:
             project_id: int = admin.param("project_id")
             window, count, records = await visible_objects(admin, request, project_id, DASHBOARD)
@@ -219,8 +226,13 @@ class DashboardsController(Controller):
             results = [dashboard_view(evaluator, user_id, project_id, record) for record in records]
             return page(request, window, count, results)
 
-    @post(project_paths("/dashboards/"), status_code=HTTP_201_CREATED)
+    @post(project_paths("/dashboards/"), status_code=HTTP_201_CREATED, opt=api_doc(body=DashboardCreateBody))
     async def create(self, request: Request[Any, Any, State]) -> Dashboard:
+        """Create a dashboard.
+
+        An acting user becomes its creator; `id` and `created_by` can only be set by system calls,
+        and an existing id is a 400 `unique` (SPEC §5.3.6).
+        """
         async with admin_request(request, write=True) as admin:
             body = admin.body(DashboardCreateBody)
             refuse_system_fields(admin, body, ("id", "created_by"))
@@ -239,8 +251,17 @@ class DashboardsController(Controller):
                 else body.restriction_level,
             )
 
-    @post(project_paths("/dashboards/create_from_template_json/"), status_code=HTTP_201_CREATED)
+    @post(
+        project_paths("/dashboards/create_from_template_json/"),
+        status_code=HTTP_201_CREATED,
+        opt=api_doc(body=TemplateBody, body_examples=examples.TEMPLATE),
+    )
     async def create_from_template_json(self, request: Request[Any, Any, State]) -> Dashboard:
+        """Create a dashboard from a template.
+
+        Authorized as a dashboard create; the template's `template_name` names the new dashboard,
+        created by the caller.
+        """
         async with admin_request(request, write=True) as admin:
             body = admin.body(TemplateBody)
             # The template's name names the dashboard, as PostHog's create_from_template does.
@@ -256,11 +277,24 @@ class DashboardsController(Controller):
 
     @get(project_paths("/dashboards/{id:str}/"))
     async def retrieve(self, request: Request[Any, Any, State]) -> Dashboard:
+        """A dashboard, with the caller's levels on it.
+
+        Needs viewer access to the dashboard (SPEC §8.7: a specific `none` row refuses it).
+        """
         async with admin_request(request, write=False) as admin:
             return await dashboard_response(admin, admin.param("project_id"), str(admin.param("id")))
 
-    @route(project_paths("/dashboards/{id:str}/"), http_method=[HttpMethod.PATCH, HttpMethod.PUT])
+    @route(
+        project_paths("/dashboards/{id:str}/"),
+        http_method=[HttpMethod.PATCH, HttpMethod.PUT],
+        opt=api_doc(body=DashboardUpdateBody, body_examples=examples.DASHBOARD_UPDATE),
+    )
     async def update(self, request: Request[Any, Any, State]) -> Dashboard:
+        """Change a dashboard's name or restriction level.
+
+        Needs edit rights on the dashboard; changing `restriction_level` also needs restriction
+        rights (owner or project admin, SPEC §8.5, §8.6). Read-only fields are accepted and ignored.
+        """
         async with admin_request(request, write=True) as admin:
             body = admin.body(DashboardUpdateBody)
             project_id: int = admin.param("project_id")
@@ -277,6 +311,10 @@ class DashboardsController(Controller):
 
     @delete(project_paths("/dashboards/{id:str}/"), status_code=HTTP_204_NO_CONTENT)
     async def destroy(self, request: Request[Any, Any, State]) -> None:
+        """Delete a dashboard.
+
+        Needs edit rights on the dashboard; its access-control rows and collaborators go with it.
+        """
         async with admin_request(request, write=True) as admin:
             deleted = await store.delete_object(
                 admin.conn, admin.param("project_id"), DASHBOARD, str(admin.param("id"))
@@ -284,8 +322,17 @@ class DashboardsController(Controller):
             if not deleted:
                 raise NotFound()
 
-    @patch(project_paths("/dashboards/{id:str}/move_tile/"), status_code=HTTP_200_OK)
+    @patch(
+        project_paths("/dashboards/{id:str}/move_tile/"),
+        status_code=HTTP_200_OK,
+        opt=api_doc(body=MoveTileBody, body_examples=examples.MOVE_TILE),
+    )
     async def move_tile(self, request: Request[Any, Any, State]) -> Dashboard:
+        """Authorize moving a tile to another dashboard.
+
+        Checks edit rights on both dashboards (MOVE) and answers the source dashboard; no tile is
+        stored. Personal API keys cannot call it (SPEC §8.9).
+        """
         async with admin_request(request, write=False) as admin:
             # MOVE ran in body(); no tile is stored, so the call only authorizes (SPEC §5.3.6).
             admin.body(MoveTileBody)
@@ -297,14 +344,28 @@ class CollaboratorsController(Controller):
 
     @get(project_paths("/dashboards/{id:str}/collaborators/"))
     async def list_collaborators(self, request: Request[Any, Any, State]) -> list[Collaborator]:
+        """List a dashboard's collaborators.
+
+        Ordered by when they were added; 404 `Dashboard not found.` for an unknown dashboard.
+        """
         async with admin_request(request, write=False) as admin:
             records = await store.list_collaborators(
                 admin.conn, admin.param("project_id"), str(admin.param("id"))
             )
             return [collaborator_view(record) for record in records]
 
-    @post(project_paths("/dashboards/{id:str}/collaborators/"), status_code=HTTP_201_CREATED)
+    @post(
+        project_paths("/dashboards/{id:str}/collaborators/"),
+        status_code=HTTP_201_CREATED,
+        opt=api_doc(body=CollaboratorBody, body_examples=examples.COLLABORATOR_CREATE),
+    )
     async def add_collaborator(self, request: Request[Any, Any, State]) -> Collaborator:
+        """Give a user edit rights on a restricted dashboard.
+
+        Rules (1)-(6) of SPEC §5.3.7 in order: the dashboard must be restricted (37), the level is
+        37, and the user must exist, have access to the project and not already have inherent access
+        (SPEC §8.6).
+        """
         async with admin_request(request, write=True) as admin:
             body = admin.body(CollaboratorBody)
             project_id: int = admin.param("project_id")
@@ -326,6 +387,11 @@ class CollaboratorsController(Controller):
         project_paths("/dashboards/{id:str}/collaborators/{user_uuid:str}/"), status_code=HTTP_204_NO_CONTENT
     )
     async def remove_collaborator(self, request: Request[Any, Any, State]) -> None:
+        """Remove a collaborator from a dashboard.
+
+        404 when the user is not a collaborator; refused on a dashboard at the lowest restriction
+        level.
+        """
         async with admin_request(request, write=True) as admin:
             project_id: int = admin.param("project_id")
             dashboard_id = str(admin.param("id"))

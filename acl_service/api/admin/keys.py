@@ -17,8 +17,10 @@ from litestar import Controller, Request, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from acl_service.api import examples
 from acl_service.api.admin.context import AdminRequest, admin_request
 from acl_service.api.bodies import Label
+from acl_service.api.openapi import api_doc
 from acl_service.authz.evaluator import AccessEvaluator
 from acl_service.domain import SCOPE_OBJECTS, UserRef, secure_value
 from acl_service.errors import InvalidInput, NotFound
@@ -182,12 +184,22 @@ class PersonalApiKeysController(Controller):
 
     @get("/")
     async def list_keys(self, request: Request[Any, Any, State]) -> list[PersonalApiKey]:
+        """List the acting user's personal API keys.
+
+        Newest first, masked: a key's value is shown only when it is created (SPEC §5.3.11).
+        """
         async with admin_request(request, write=False) as admin:
             records = await store.list_keys(admin.conn, acting_user(admin).id)
             return [personal_api_key(record) for record in records]
 
-    @post("/", status_code=HTTP_201_CREATED)
+    @post("/", status_code=HTTP_201_CREATED, opt=api_doc(body=KeyCreate, body_examples=examples.KEY_CREATE))
     async def create_key(self, request: Request[Any, Any, State]) -> PersonalApiKey:
+        """Create a personal API key for the acting user.
+
+        Answers the key's value once. Scopes are `*` or `<object>:<action>`; scoped projects and
+        organizations must be the user's; at most 10 keys per user (SPEC §5.3.11). Keys cannot
+        create keys.
+        """
         async with admin_request(request, write=True) as admin:
             body = admin.body(KeyCreate)
             user_id = acting_user(admin).id
@@ -212,14 +224,22 @@ class PersonalApiKeysController(Controller):
 
     @get("/{key:str}/")
     async def get_key(self, request: Request[Any, Any, State]) -> PersonalApiKey:
+        """One of the acting user's keys.
+
+        `@current` is the key authenticating the call (404 without one).
+        """
         async with admin_request(request, write=False) as admin:
             record = await store.get_key(admin.conn, acting_user(admin).id, requested_key_id(admin))
             if record is None:
                 raise NotFound()
             return personal_api_key(record)
 
-    @patch("/{key:str}/")
+    @patch("/{key:str}/", opt=api_doc(body=KeyFields))
     async def update_key(self, request: Request[Any, Any, State]) -> PersonalApiKey:
+        """Change a key's label, scopes or scoping lists.
+
+        The same validation as on creation; the value never changes.
+        """
         async with admin_request(request, write=True) as admin:
             user_id = acting_user(admin).id
             key_id = requested_key_id(admin)
@@ -231,6 +251,10 @@ class PersonalApiKeysController(Controller):
 
     @delete("/{key:str}/", status_code=HTTP_204_NO_CONTENT)
     async def delete_key(self, request: Request[Any, Any, State]) -> None:
+        """Delete one of the acting user's keys.
+
+        A key cannot delete itself or others: only the acting user (X-Acting-User) may.
+        """
         async with admin_request(request, write=True) as admin:
             if not await store.delete_key(admin.conn, acting_user(admin).id, requested_key_id(admin)):
                 raise NotFound()

@@ -14,9 +14,11 @@ from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.datastructures import State
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from acl_service.api import examples
 from acl_service.api.admin.context import AdminRequest, admin_request
 from acl_service.api.admin.representations import Member, user_basic
 from acl_service.api.bodies import text
+from acl_service.api.openapi import api_doc
 from acl_service.api.pagination import Page, page, page_window
 from acl_service.authz.engine import CheckOutcome
 from acl_service.authz.facts import MemberRuleFacts
@@ -118,6 +120,11 @@ class OrganizationsController(Controller):
 
     @get("/")
     async def list_organizations(self, request: Request[Any, Any, State]) -> Page[Organization]:
+        """List organizations.
+
+        A system call lists every organization; an acting user only those they are a member of, each
+        with their `membership_level` (SPEC §5.3.2).
+        """
         async with admin_request(request, write=False) as admin:
             window = page_window(request.query_params)
             key = admin.caller.key
@@ -132,8 +139,17 @@ class OrganizationsController(Controller):
             results = [organization(record) for record in records]
             return page(request, window, count, results)
 
-    @post("/", status_code=HTTP_201_CREATED)
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        opt=api_doc(body=OrganizationCreate, body_examples=examples.ORGANIZATION_CREATE),
+    )
     async def create_organization(self, request: Request[Any, Any, State]) -> Organization:
+        """Create an organization.
+
+        An acting user becomes its owner (15). `id` and `available_product_features` can only be set
+        by system calls; an existing id is a 400 `unique` (SPEC §5.3.2).
+        """
         async with admin_request(request, write=True) as admin:
             body = admin.body(OrganizationCreate)
             refuse_system_fields(admin, body)
@@ -156,15 +172,28 @@ class OrganizationsController(Controller):
 
     @get("/{org:str}/")
     async def get_organization(self, request: Request[Any, Any, State]) -> Organization:
+        """An organization.
+
+        Visible to its members and to system calls; to anyone else it does not exist (404).
+        """
         async with admin_request(request, write=False) as admin:
             return await organization_for(admin, admin.param("org"))
 
-    @patch("/{org:str}/")
+    @patch("/{org:str}/", opt=api_doc(body=OrganizationFields))
     async def patch_organization(self, request: Request[Any, Any, State]) -> Organization:
+        """Change an organization's fields.
+
+        Sets the fields given of `name`, `members_can_use_personal_api_keys` and (system calls only)
+        `available_product_features`; admins and owners only (OAW).
+        """
         return await self._update(request)
 
-    @put("/{org:str}/")
+    @put("/{org:str}/", opt=api_doc(body=OrganizationFields))
     async def put_organization(self, request: Request[Any, Any, State]) -> Organization:
+        """Change an organization's fields (as PATCH).
+
+        The same partial update as PATCH, for clients that send PUT: admins and owners only (OAW).
+        """
         return await self._update(request)
 
     async def _update(self, request: Request[Any, Any, State]) -> Organization:
@@ -177,6 +206,10 @@ class OrganizationsController(Controller):
 
     @delete("/{org:str}/", status_code=HTTP_204_NO_CONTENT)
     async def delete_organization(self, request: Request[Any, Any, State]) -> None:
+        """Delete an organization.
+
+        Owners only (OOD). Cascades to its memberships, projects and everything in them.
+        """
         async with admin_request(request, write=True) as admin:
             if not await store.delete_organization(admin.conn, admin.param("org")):
                 raise NotFound()
@@ -254,6 +287,10 @@ class MembersController(Controller):
 
     @get("/")
     async def list_members(self, request: Request[Any, Any, State]) -> Page[Member]:
+        """List an organization's members.
+
+        Ordered by level ascending, then newest first; callers who are not members get 403 (ORGN).
+        """
         async with admin_request(request, write=False) as admin:
             window = page_window(request.query_params)
             count, records = await store.list_members(
@@ -262,8 +299,17 @@ class MembersController(Controller):
             results = [member(record) for record in records]
             return page(request, window, count, results)
 
-    @post("/", status_code=HTTP_201_CREATED)
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        opt=api_doc(body=MemberCreate, body_examples=examples.MEMBER_CREATE),
+    )
     async def add_member(self, request: Request[Any, Any, State]) -> Member:
+        """Add a user to an organization.
+
+        The user must exist and be active (400 `User does not exist.`) and not already be a member
+        (400 `unique`); only an owner may add an owner.
+        """
         async with admin_request(request, write=True) as admin:
             body = admin.body(MemberCreate)
             organization_id = admin.param("org")
@@ -278,12 +324,21 @@ class MembersController(Controller):
             record = await store.get_member(admin.conn, organization_id, body.user_uuid)
             return member(record)
 
-    @patch("/{user_uuid:str}/")
+    @patch("/{user_uuid:str}/", opt=api_doc(body=MemberUpdate))
     async def patch_member(self, request: Request[Any, Any, State]) -> Member:
+        """Change a member's level.
+
+        The member rules of SPEC §5.3.3 apply to acting users in order: only admins edit others,
+        never above their own level, nobody changes their own level, only owners make owners.
+        """
         return await self._update(request)
 
-    @put("/{user_uuid:str}/")
+    @put("/{user_uuid:str}/", opt=api_doc(body=MemberUpdate))
     async def put_member(self, request: Request[Any, Any, State]) -> Member:
+        """Change a member's level (as PATCH).
+
+        The same update as PATCH, under the same member rules (SPEC §5.3.3).
+        """
         return await self._update(request)
 
     async def _update(self, request: Request[Any, Any, State]) -> Member:
@@ -304,6 +359,11 @@ class MembersController(Controller):
 
     @delete("/{user_uuid:str}/", status_code=HTTP_204_NO_CONTENT)
     async def remove_member(self, request: Request[Any, Any, State]) -> None:
+        """Remove a member from an organization.
+
+        Anyone may leave; removing someone else needs admin level and a level at least theirs. Their
+        explicit and role memberships in the organization go with it.
+        """
         async with admin_request(request, write=True) as admin:
             target = await target_member(admin)
             enforce_member_rules(

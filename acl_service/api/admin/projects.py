@@ -8,7 +8,7 @@ rules (1)-(7) of §5.3.5 run here in SPEC's order.
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 from uuid import UUID
 
 import msgspec
@@ -16,10 +16,12 @@ from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.datastructures import State
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from acl_service.api import examples
 from acl_service.api.admin.context import AdminRequest, admin_request
 from acl_service.api.admin.organizations import rule_error
 from acl_service.api.admin.representations import UserBasic, user_basic
 from acl_service.api.bodies import Name, PositiveId, decode_body
+from acl_service.api.openapi import UUID_SCHEMA, QueryParameter, api_doc
 from acl_service.api.pagination import Page, page, page_window
 from acl_service.authz.evaluator import AccessEvaluator
 from acl_service.authz.facts import ExplicitMemberRuleFacts
@@ -33,6 +35,9 @@ UNSET = msgspec.UNSET
 Unset = msgspec.UnsetType
 
 PROJECT_PREFIXES = ("/api/projects", "/api/environments")
+ORGANIZATION_QUERY: Final = QueryParameter(
+    "organization", UUID_SCHEMA, "Only the projects of this organization."
+)
 
 
 # -- projects ----------------------------------------------------------------------------------------
@@ -171,8 +176,14 @@ async def current_project(admin: AdminRequest, project_id: int) -> ProjectOut:
 class ProjectsController(Controller):
     tags = ["projects"]  # noqa: RUF012  (Litestar reads it as a class attribute)
 
-    @get([f"{prefix}/" for prefix in PROJECT_PREFIXES])
+    @get([f"{prefix}/" for prefix in PROJECT_PREFIXES], opt=api_doc(query=[ORGANIZATION_QUERY]))
     async def list_all(self, request: Request[Any, Any, State]) -> Page[ProjectOut]:
+        """List the projects the caller can see.
+
+        A system call lists every project; an acting user the projects of their organizations they
+        are a member of (SPEC §3.4). `?organization=` narrows to one organization; a key with
+        `scoped_teams` sees only those.
+        """
         async with admin_request(request, write=False) as admin:
             user_id = acting_user_id(admin)
             organizations = (
@@ -184,11 +195,24 @@ class ProjectsController(Controller):
 
     @get("/api/organizations/{org:str}/projects/")
     async def list_of_organization(self, request: Request[Any, Any, State]) -> Page[ProjectOut]:
+        """List an organization's projects the caller can see.
+
+        As the project list, for one organization; non-members get 403 (ORGN).
+        """
         async with admin_request(request, write=False) as admin:
             return await list_projects(request, admin, [admin.param("org")])
 
-    @post([f"{prefix}/" for prefix in PROJECT_PREFIXES], status_code=HTTP_201_CREATED)
+    @post(
+        [f"{prefix}/" for prefix in PROJECT_PREFIXES],
+        status_code=HTTP_201_CREATED,
+        opt=api_doc(body=ProjectCreate, body_examples=examples.PROJECT_CREATE),
+    )
     async def create(self, request: Request[Any, Any, State]) -> ProjectOut:
+        """Create a project.
+
+        The body names the organization (400 `does_not_exist` when unknown); acting users need admin
+        level in it (OAW); `id` can only be set by system calls (SPEC §5.3.4).
+        """
         async with admin_request(request, write=True, body_first=validate_new_project) as admin:
             body = admin.body(ProjectCreate)
             project_id = body.id if isinstance(body.id, int) else await store.next_project_id(admin.conn)
@@ -213,15 +237,29 @@ class ProjectsController(Controller):
         ]
     )
     async def retrieve(self, request: Request[Any, Any, State]) -> ProjectOut:
+        """A project, with the caller's levels in it.
+
+        Members without access to a private project get 403 `You don't have sufficient permissions
+        in the project.`; users outside the organization 404 (SPEC §8.1).
+        """
         async with admin_request(request, write=False) as admin:
             return await current_project(admin, admin.param("project_id"))
 
-    @patch([f"{prefix}/{{project_id:str}}/" for prefix in PROJECT_PREFIXES])
+    @patch([f"{prefix}/{{project_id:str}}/" for prefix in PROJECT_PREFIXES], opt=api_doc(body=ProjectUpdate))
     async def partial_update(self, request: Request[Any, Any, State]) -> ProjectOut:
+        """Change a project's name or private flag.
+
+        Needs admin access to the project; setting `access_control` also needs organization admin
+        level (ACFLAG).
+        """
         return await self._update(request)
 
-    @put([f"{prefix}/{{project_id:str}}/" for prefix in PROJECT_PREFIXES])
+    @put([f"{prefix}/{{project_id:str}}/" for prefix in PROJECT_PREFIXES], opt=api_doc(body=ProjectUpdate))
     async def update(self, request: Request[Any, Any, State]) -> ProjectOut:
+        """Change a project's name or private flag (as PATCH).
+
+        The same partial update as PATCH, under the same checks.
+        """
         return await self._update(request)
 
     async def _update(self, request: Request[Any, Any, State]) -> ProjectOut:
@@ -239,6 +277,11 @@ class ProjectsController(Controller):
 
     @delete([f"{prefix}/{{project_id:str}}/" for prefix in PROJECT_PREFIXES], status_code=HTTP_204_NO_CONTENT)
     async def destroy(self, request: Request[Any, Any, State]) -> None:
+        """Delete a project.
+
+        Needs an effective level of 8 in the project; cascades to everything in it (SPEC §8.1:
+        Alice, explicit admin, deletes project 1).
+        """
         async with admin_request(request, write=True) as admin:
             await store.delete_project(admin.conn, admin.param("project_id"))
 
@@ -337,12 +380,27 @@ class ExplicitMembersController(Controller):
 
     @get([f"{path}/" for path in EXPLICIT_PATHS])
     async def list_explicit_members(self, request: Request[Any, Any, State]) -> list[ExplicitMember]:
+        """List a project's explicit members.
+
+        Active users only, ordered by level, then newest first: the legacy project membership of
+        flag-private projects (STRICT).
+        """
         async with admin_request(request, write=False) as admin:
             records = await store.list_explicit_members(admin.conn, admin.param("project_id"))
             return [explicit_member(record) for record in records]
 
-    @post([f"{path}/" for path in EXPLICIT_PATHS], status_code=HTTP_201_CREATED)
+    @post(
+        [f"{path}/" for path in EXPLICIT_PATHS],
+        status_code=HTTP_201_CREATED,
+        opt=api_doc(body=ExplicitMemberCreate, body_examples=examples.EXPLICIT_MEMBER_CREATE),
+    )
     async def add_explicit_member(self, request: Request[Any, Any, State]) -> ExplicitMember:
+        """Add an explicit member to a project.
+
+        Rules (1)-(7) of SPEC §5.3.5 in order: the project must be flag-private, nobody adds
+        themselves or grants above their own effective level, and the user must belong to the
+        project's organization.
+        """
         async with admin_request(request, write=True) as admin:
             body = admin.body(ExplicitMemberCreate)
             level = body.level if isinstance(body.level, int) else None
@@ -360,15 +418,28 @@ class ExplicitMembersController(Controller):
 
     @get([f"{path}/{{user_uuid:str}}/" for path in EXPLICIT_PATHS])
     async def get_explicit_member(self, request: Request[Any, Any, State]) -> ExplicitMember:
+        """One explicit member of a project.
+
+        By the member's user uuid; 404 when they are not an explicit member.
+        """
         async with admin_request(request, write=False) as admin:
             return explicit_member(await target_explicit_member(admin))
 
-    @patch([f"{path}/{{user_uuid:str}}/" for path in EXPLICIT_PATHS])
+    @patch([f"{path}/{{user_uuid:str}}/" for path in EXPLICIT_PATHS], opt=api_doc(body=ExplicitMemberUpdate))
     async def patch_explicit_member(self, request: Request[Any, Any, State]) -> ExplicitMember:
+        """Change an explicit member's level.
+
+        Rules (1)-(5) of SPEC §5.3.5: nobody sets their own level or edits someone above their
+        effective level.
+        """
         return await self._update(request)
 
-    @put([f"{path}/{{user_uuid:str}}/" for path in EXPLICIT_PATHS])
+    @put([f"{path}/{{user_uuid:str}}/" for path in EXPLICIT_PATHS], opt=api_doc(body=ExplicitMemberUpdate))
     async def put_explicit_member(self, request: Request[Any, Any, State]) -> ExplicitMember:
+        """Change an explicit member's level (as PATCH).
+
+        The same update as PATCH, under the same rules.
+        """
         return await self._update(request)
 
     async def _update(self, request: Request[Any, Any, State]) -> ExplicitMember:
@@ -385,6 +456,10 @@ class ExplicitMembersController(Controller):
 
     @delete([f"{path}/{{user_uuid:str}}/" for path in EXPLICIT_PATHS], status_code=HTTP_204_NO_CONTENT)
     async def remove_explicit_member(self, request: Request[Any, Any, State]) -> None:
+        """Remove an explicit member from a project.
+
+        Needs an effective level of 8, except that anyone may leave (SPEC §8.13).
+        """
         async with admin_request(request, write=True) as admin:
             target = await target_explicit_member(admin)
             await store.delete_explicit_member(admin.conn, target["id"])

@@ -16,11 +16,14 @@ import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
+from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from acl_service.api import examples
 from acl_service.api.admin.context import AdminRequest, admin_request
 from acl_service.api.admin.representations import UserBasic
 from acl_service.api.bodies import MAX_BATCH, PositiveId, ResourceId, decode_body, text
+from acl_service.api.openapi import ADMIN_INCLUDE_ALL, RESOURCE_TYPE_SCHEMA, QueryParameter, api_doc
 from acl_service.api.pagination import Page, PageWindow, page, page_window
 from acl_service.authz.evaluator import AccessEvaluator
 from acl_service.domain import SCOPE_OBJECTS, Caller
@@ -35,6 +38,12 @@ Unset = msgspec.UnsetType
 DASHBOARD: Final = "dashboard"
 INSIGHT: Final = "insight"
 NOT_OBJECT_TYPES: Final = frozenset({"project", "organization"})
+RESOURCE_QUERY: Final = QueryParameter(
+    "resource",
+    {**RESOURCE_TYPE_SCHEMA, "not": {"enum": sorted(NOT_OBJECT_TYPES)}},
+    "The resource type to list.",
+    required=True,
+)
 # No user has id 0: evaluating for it gives the caller-independent parts of a decision (a
 # dashboard's effective restriction level) in system calls, which have no caller.
 NOBODY: Final = 0
@@ -234,8 +243,13 @@ async def resource_response(
 class ResourcesController(Controller):
     tags = ["resources"]  # noqa: RUF012  (Litestar reads it as a class attribute)
 
-    @get(project_paths("/resources/"))
+    @get(project_paths("/resources/"), opt=api_doc(query=[RESOURCE_QUERY, ADMIN_INCLUDE_ALL]))
     async def list_resources(self, request: Request[Any, Any, State]) -> Page[AnyResource]:
+        """List a project's objects of one type the caller can see.
+
+        `?resource=` names the type (required); the list is filtered by SPEC §3.10, with
+        `admin_include_all` for organization admins.
+        """
         async with admin_request(request, write=False) as admin:
             project_id: int = admin.param("project_id")
             resource = admin.match.scope_object
@@ -245,8 +259,23 @@ class ResourcesController(Controller):
             results = [resource_view(evaluator, user_id, project_id, record) for record in records]
             return page(request, window, count, results)
 
-    @post(project_paths("/resources/"), status_code=HTTP_201_CREATED)
+    @post(
+        project_paths("/resources/"),
+        status_code=HTTP_201_CREATED,
+        responses={
+            HTTP_200_OK: ResponseSpec(
+                AnyResource, description="Updated (system calls)", generate_examples=False
+            )
+        },
+        opt=api_doc(body=ResourceBody, body_examples=examples.RESOURCE_CREATE),
+    )
     async def create_resource(self, request: Request[Any, Any, State]) -> Response[AnyResource]:
+        """Register an object (system calls upsert).
+
+        System calls upsert: 201 when created, 200 when updated (absent fields are kept;
+        `dashboards` replaces an insight's dashboards). Acting users create, and an existing key is
+        a 400 `unique` (SPEC §5.3.8).
+        """
         async with admin_request(request, write=True, body_first=validate_resource_body) as admin:
             body = admin.body(ResourceBody)
             project_id: int = admin.param("project_id")
@@ -294,6 +323,10 @@ class ResourcesController(Controller):
 
     @get(project_paths("/resources/{resource:str}/{rid:str}/"))
     async def get_resource(self, request: Request[Any, Any, State]) -> AnyResource:
+        """An object, with the caller's level on it and its source.
+
+        Needs viewer access to the object (SPEC §3.7).
+        """
         async with admin_request(request, write=False) as admin:
             return await resource_response(
                 admin, admin.param("project_id"), admin.param("resource"), admin.param("rid")
@@ -301,6 +334,11 @@ class ResourcesController(Controller):
 
     @delete(project_paths("/resources/{resource:str}/{rid:str}/"), status_code=HTTP_204_NO_CONTENT)
     async def delete_resource(self, request: Request[Any, Any, State]) -> None:
+        """Delete an object.
+
+        Needs editor access to the object (and edit rights on a dashboard); its access-control rows
+        go with it.
+        """
         async with admin_request(request, write=True) as admin:
             project_id: int = admin.param("project_id")
             if not await store.delete_object(

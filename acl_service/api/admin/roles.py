@@ -16,9 +16,11 @@ from litestar import Controller, Request, Response, delete, get, patch, post, pu
 from litestar.datastructures import State
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from acl_service.api import examples
 from acl_service.api.admin.context import AdminRequest, admin_request
 from acl_service.api.admin.representations import Member, UserBasic, user_basic
 from acl_service.api.bodies import Name
+from acl_service.api.openapi import api_doc
 from acl_service.api.pagination import Page, page, page_window
 from acl_service.errors import InvalidInput, NotFound
 from acl_service.store import roles as store
@@ -135,6 +137,10 @@ class RolesController(Controller):
 
     @get("/")
     async def list_roles(self, request: Request[Any, Any, State]) -> Page[Role]:
+        """List an organization's roles.
+
+        Each with its members; callers who are not members get 403 (ORGN).
+        """
         async with admin_request(request, write=False) as admin:
             query = request.query_params
             window = page_window(query)
@@ -143,8 +149,13 @@ class RolesController(Controller):
             )
             return page(request, window, total, await roles_with_members(admin, records))
 
-    @post("/", status_code=HTTP_201_CREATED)
+    @post("/", status_code=HTTP_201_CREATED, opt=api_doc(body=RoleCreate, body_examples=examples.ROLE_CREATE))
     async def create_role(self, request: Request[Any, Any, State]) -> Role:
+        """Create a role.
+
+        Admins and owners only (ROLEP); names are unique per organization, case-insensitively (SPEC
+        §5.3.10).
+        """
         async with admin_request(request, write=True) as admin:
             body = admin.body(RoleCreate)
             await refuse_duplicate_name(admin, body.name)
@@ -157,15 +168,27 @@ class RolesController(Controller):
 
     @get("/{role_id:str}/")
     async def get_role(self, request: Request[Any, Any, State]) -> Role:
+        """A role with its members.
+
+        404 for a role of another organization.
+        """
         async with admin_request(request, write=False) as admin:
             return await role_of_path(admin)
 
-    @patch("/{role_id:str}/")
+    @patch("/{role_id:str}/", opt=api_doc(body=RoleUpdate))
     async def patch_role(self, request: Request[Any, Any, State]) -> Role:
+        """Rename a role.
+
+        Admins and owners only; the new name must be unique in the organization.
+        """
         return await self._update(request)
 
-    @put("/{role_id:str}/")
+    @put("/{role_id:str}/", opt=api_doc(body=RoleCreate))
     async def put_role(self, request: Request[Any, Any, State]) -> Role:
+        """Rename a role (name required).
+
+        As PATCH, with `name` required.
+        """
         return await self._update(request, require_name=True)
 
     async def _update(self, request: Request[Any, Any, State], *, require_name: bool = False) -> Role:
@@ -180,12 +203,20 @@ class RolesController(Controller):
 
     @delete("/{role_id:str}/", status_code=HTTP_204_NO_CONTENT)
     async def delete_role(self, request: Request[Any, Any, State]) -> None:
+        """Delete a role.
+
+        Admins and owners only; its memberships and access-control rows go with it.
+        """
         async with admin_request(request, write=True) as admin:
             if not await store.delete_role(admin.conn, admin.param("org"), admin.param("role_id")):
                 raise NotFound()
 
     @get("/{role_id:str}/role_memberships/")
     async def list_memberships(self, request: Request[Any, Any, State]) -> Page[RoleMembership]:
+        """List a role's members.
+
+        Paginated; callers who are not members of the organization get 403 (ORGN).
+        """
         async with admin_request(request, write=False) as admin:
             query = request.query_params
             window = page_window(query)
@@ -198,8 +229,17 @@ class RolesController(Controller):
             )
             return page(request, window, total, [role_membership(r) for r in records])
 
-    @post("/{role_id:str}/role_memberships/", status_code=HTTP_201_CREATED)
+    @post(
+        "/{role_id:str}/role_memberships/",
+        status_code=HTTP_201_CREATED,
+        opt=api_doc(body=RoleMembershipCreate, body_examples=examples.ROLE_MEMBERSHIP_CREATE),
+    )
     async def add_membership(self, request: Request[Any, Any, State]) -> Response[RoleMembership]:
+        """Add a member to a role.
+
+        The user must be an active member of the role's organization and not hold the role yet;
+        admins and owners only (SPEC §5.3.10).
+        """
         async with admin_request(request, write=True) as admin:
             body = admin.body(RoleMembershipCreate)
             organization: UUID = admin.param("org")
@@ -222,6 +262,10 @@ class RolesController(Controller):
 
     @delete("/{role_id:str}/role_memberships/{membership_id:str}/", status_code=HTTP_204_NO_CONTENT)
     async def remove_membership(self, request: Request[Any, Any, State]) -> None:
+        """Remove a member from a role.
+
+        404 when the membership does not exist; admins and owners only.
+        """
         async with admin_request(request, write=True) as admin:
             removed = await store.delete_role_membership(
                 admin.conn, admin.param("org"), admin.param("role_id"), admin.param("membership_id")
