@@ -24,6 +24,7 @@ from acl_service.api.admin.access_controls import (
     ObjectAccessControlsController,
     ProjectAccessControlsController,
 )
+from acl_service.api.admin.activity import ActivityController
 from acl_service.api.admin.dashboards import CollaboratorsController, DashboardsController
 from acl_service.api.admin.fallback import unknown_admin_path
 from acl_service.api.admin.keys import PersonalApiKeysController
@@ -32,6 +33,7 @@ from acl_service.api.admin.projects import ExplicitMembersController, ProjectsCo
 from acl_service.api.admin.resources import ResourcesController
 from acl_service.api.admin.roles import RolesController
 from acl_service.api.admin.users import UsersController
+from acl_service.api.changes import ChangeFeedController
 from acl_service.api.decisions import DecisionController
 from acl_service.api.errors import EXCEPTION_HANDLERS, MAX_BODY_BYTES
 from acl_service.api.health import HealthController
@@ -87,6 +89,7 @@ def create_app(settings: Settings) -> Litestar:
             HealthController,
             MetricsController,
             DecisionController,
+            ChangeFeedController,
             UsersController,
             OrganizationsController,
             MembersController,
@@ -99,6 +102,7 @@ def create_app(settings: Settings) -> Litestar:
             DashboardsController,
             CollaboratorsController,
             ResourcesController,
+            ActivityController,
             unknown_admin_path,
             # The docs UI loads its scripts from this package, not a CDN: the service may run offline.
             create_static_files_router(

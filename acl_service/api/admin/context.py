@@ -5,7 +5,8 @@ takes the next revision, so writers serialize and a failure consumes none), auth
 route of the request in the route table (path parameters validated), the facts of the project or
 organization it touches read inside that transaction, then pipeline steps 2-6. `AdminRequest.body()`
 validates the body and runs step 7. The revision the response reports is kept on the request state
-for the `X-Acl-Revision` header.
+for the `X-Acl-Revision` header. A write's changelog rows name the request id and, once the caller
+is authenticated, its actor (`audit_actor`).
 """
 
 import contextlib
@@ -20,6 +21,7 @@ from litestar.datastructures import State
 
 from acl_service.api.auth import authenticate_admin
 from acl_service.api.bodies import decode_body, decode_untyped
+from acl_service.api.request_id import request_id_of
 from acl_service.api.revision import record_revision
 from acl_service.api.state import AppState
 from acl_service.authz.evaluator import AccessEvaluator
@@ -36,7 +38,7 @@ from acl_service.errors import (
     ServiceUnavailable,
 )
 from acl_service.store.facts import Connection, load_organization_view, load_project, touch_key
-from acl_service.store.writes import current_revision, write_transaction
+from acl_service.store.writes import Audit, WriteTransaction, current_revision, write_transaction
 
 T = TypeVar("T")
 
@@ -144,10 +146,11 @@ async def admin_request(
     state = AppState.of(request.app.state)
     raw_body = await request.body()
     if write:
-        async with write_transaction(state.pool) as tx:
+        audit = Audit(actor="system", request_id=request_id_of(request.scope))
+        async with write_transaction(state.pool, audit) as tx:
             # Until the write commits, the response reports the revision still current.
             record_revision(request.scope, tx.revision - 1)
-            yield await _admitted(request, state, tx.conn, raw_body, tx.revision, body_first)
+            yield await _admitted(request, state, tx.conn, raw_body, tx.revision, body_first, tx)
         record_revision(request.scope, tx.revision)
         await _applied_here(state, tx.revision)
         return
@@ -173,9 +176,12 @@ async def _admitted(
     raw_body: bytes,
     revision: int,
     body_first: BodyFirst | None = None,
+    write: WriteTransaction | None = None,
 ) -> AdminRequest:
     """Authentication, route, facts and pipeline steps 2-6, in SPEC §5.1's order."""
     caller = await authenticate_admin(request.headers, state.settings.service_tokens, conn)
+    if write is not None:
+        await write.attribute_to(audit_actor(caller))
     if caller.key is not None:
         await touch_key(state.pool, caller.key.id)
     match = state.routes.match(request.method, request.url.path, request.query_params)
@@ -189,6 +195,15 @@ async def _admitted(
     if not outcome.allowed:
         raise authorization_error(outcome)
     return AdminRequest(state, conn, caller, match, scope, raw_body, revision)
+
+
+def audit_actor(caller: Caller) -> str:
+    """The changelog's `actor` for a caller (SPEC §5.1: only admin tokens make system calls)."""
+    if caller.key is not None:
+        return f"key:{caller.key.id}"
+    if caller.user is not None:
+        return f"user:{caller.user.uuid}"
+    return "token:admin"
 
 
 def acting_user_uuid(admin: AdminRequest) -> UUID | None:

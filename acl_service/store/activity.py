@@ -1,0 +1,119 @@
+"""Reading the changelog back: the audit trail (`GET /api/activity`) and the change feed (`/v1/changes`).
+
+Both read only what the retention window (`store.changelog`) has kept: rows of revisions up to
+`pruned_through` are gone, so callers compare their starting revision with it in the same snapshot.
+"""
+
+from datetime import datetime
+from typing import Any, Final
+from uuid import UUID
+
+import msgspec
+
+from acl_service.store.facts import Connection
+
+# Two spellings rather than `($2 IS NULL OR organization_id = $2)`: a generic plan of that would not
+# use the organization index.
+_ACTIVITY_QUERY: Final = """
+SELECT revision, changed_at, actor, request_id, organization_id, table_name, op, row_key
+FROM changelog
+WHERE revision > $1
+ORDER BY revision, id
+LIMIT $2 OFFSET $3
+"""
+_ACTIVITY_COUNT_QUERY: Final = "SELECT count(*) FROM changelog WHERE revision > $1"
+_ORGANIZATION_ACTIVITY_QUERY: Final = """
+SELECT revision, changed_at, actor, request_id, organization_id, table_name, op, row_key
+FROM changelog
+WHERE organization_id = $4 AND revision > $1
+ORDER BY revision, id
+LIMIT $2 OFFSET $3
+"""
+_ORGANIZATION_ACTIVITY_COUNT_QUERY: Final = (
+    "SELECT count(*) FROM changelog WHERE organization_id = $2 AND revision > $1"
+)
+
+# One row per revision. Users and personal API keys belong to no organization; the feed names the
+# users they concern instead (a key's owner), read from the row key only where it holds a number.
+_REVISIONS_QUERY: Final = """
+SELECT c.revision,
+       min(c.changed_at) AS changed_at,
+       coalesce(array_agg(DISTINCT c.organization_id) FILTER (WHERE c.organization_id IS NOT NULL), '{}')
+           AS organizations,
+       coalesce(
+           array_agg(DISTINCT k.user_key::bigint) FILTER (WHERE jsonb_typeof(k.user_key) = 'number'), '{}'
+       ) AS users,
+       array_agg(DISTINCT c.table_name) AS tables
+FROM changelog AS c
+CROSS JOIN LATERAL (
+    SELECT c.row_key -> CASE c.table_name WHEN 'users' THEN 'id' WHEN 'personal_api_keys' THEN 'user_id' END
+) AS k (user_key)
+WHERE c.revision > $1 AND c.revision <= $2
+GROUP BY c.revision
+ORDER BY c.revision
+LIMIT $3
+"""
+
+
+class ActivityEntry(msgspec.Struct, frozen=True):
+    """One changed row: which revision, when, by whom, in which request."""
+
+    revision: int
+    changed_at: datetime
+    actor: str
+    request_id: str | None
+    organization_id: UUID | None
+    table: str
+    op: str
+    key: dict[str, Any]
+
+
+class RevisionChanges(msgspec.Struct, frozen=True):
+    """What one revision changed, as the change feed announces it."""
+
+    revision: int
+    changed_at: datetime
+    organizations: list[UUID]
+    users: list[int]
+    tables: list[str]
+
+
+def _entry(record: Any) -> ActivityEntry:
+    return ActivityEntry(
+        revision=record["revision"],
+        changed_at=record["changed_at"],
+        actor=record["actor"],
+        request_id=record["request_id"],
+        organization_id=record["organization_id"],
+        table=record["table_name"],
+        op=record["op"],
+        key=record["row_key"],
+    )
+
+
+async def list_activity(
+    conn: Connection, *, organization: UUID | None, after_revision: int, limit: int, offset: int
+) -> tuple[int, list[ActivityEntry]]:
+    """The changes after `after_revision`, oldest first, and how many there are."""
+    if organization is None:
+        count: int = await conn.fetchval(_ACTIVITY_COUNT_QUERY, after_revision)
+        records = await conn.fetch(_ACTIVITY_QUERY, after_revision, limit, offset)
+    else:
+        count = await conn.fetchval(_ORGANIZATION_ACTIVITY_COUNT_QUERY, after_revision, organization)
+        records = await conn.fetch(_ORGANIZATION_ACTIVITY_QUERY, after_revision, limit, offset, organization)
+    return count, [_entry(record) for record in records]
+
+
+async def read_revisions(conn: Connection, after: int, through: int, limit: int) -> list[RevisionChanges]:
+    """The revisions in (after, through] that changed something, oldest first, at most `limit`."""
+    records = await conn.fetch(_REVISIONS_QUERY, after, through, limit)
+    return [
+        RevisionChanges(
+            revision=record["revision"],
+            changed_at=record["changed_at"],
+            organizations=sorted(record["organizations"]),
+            users=sorted(record["users"]),
+            tables=list(record["tables"]),
+        )
+        for record in records
+    ]
