@@ -156,7 +156,10 @@ async def test_a_write_through_one_instance_is_streamed_by_the_other_in_order_an
         assert [int(event.id or 0) for event in replayed] == [*written[1:], later]
 
 
-async def test_the_backlog_has_one_event_per_revision_with_changes(seed: Seed, settings: Settings) -> None:
+async def test_the_backlog_has_one_event_per_revision_with_changes(
+    seed: Seed, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(changes, "REVISIONS_PER_READ", 2)  # the backlog takes several reads
     world = await seed.spec_world()
     async with seed.pool.acquire() as conn:
         expected = [

@@ -79,10 +79,12 @@ async def change_events(
             except TimeoutError:
                 yield ServerSentEventMessage(comment="heartbeat", data=None)
             continue
+        # Revisions are consecutive integers, so this bounds one read to that many revisions.
+        through = min(applied, cursor + REVISIONS_PER_READ)
         try:
             async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
                 horizon = await pruned_through(conn)
-                revisions = await read_revisions(conn, cursor, applied, REVISIONS_PER_READ)
+                revisions = await read_revisions(conn, cursor, through)
         except _DATABASE_ERRORS as error:
             # Ending the stream is the honest answer: the client reconnects with Last-Event-ID.
             logger.warning("change feed: changelog unreadable (%s); closing the stream", error)
@@ -93,7 +95,7 @@ async def change_events(
             return
         for changes in revisions:
             yield ServerSentEventMessage(id=changes.revision, data=msgspec.json.encode(changes).decode())
-        cursor = revisions[-1].revision if len(revisions) == REVISIONS_PER_READ else applied
+        cursor = through
 
 
 class ChangeFeedController(Controller):

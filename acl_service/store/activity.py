@@ -51,7 +51,6 @@ CROSS JOIN LATERAL (
 WHERE c.revision > $1 AND c.revision <= $2
 GROUP BY c.revision
 ORDER BY c.revision
-LIMIT $3
 """
 
 
@@ -104,9 +103,9 @@ async def list_activity(
     return count, [_entry(record) for record in records]
 
 
-async def read_revisions(conn: Connection, after: int, through: int, limit: int) -> list[RevisionChanges]:
-    """The revisions in (after, through] that changed something, oldest first, at most `limit`."""
-    records = await conn.fetch(_REVISIONS_QUERY, after, through, limit)
+async def read_revisions(conn: Connection, after: int, through: int) -> list[RevisionChanges]:
+    """The revisions in (after, through] that changed something, oldest first."""
+    records = await conn.fetch(_REVISIONS_QUERY, after, through)
     return [
         RevisionChanges(
             revision=record["revision"],
