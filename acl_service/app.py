@@ -44,6 +44,7 @@ from acl_service.api.state import AppState
 from acl_service.authz.engine import PolicyEngine
 from acl_service.authz.routes import RouteTable
 from acl_service.settings import Settings
+from acl_service.store.activity import ChangeFeedReader
 from acl_service.store.changelog import prune_periodically
 from acl_service.store.index import FactIndex
 from acl_service.store.pool import create_pool
@@ -70,7 +71,14 @@ def create_app(settings: Settings) -> Litestar:
         pool = await open_pool(database_url)
         index = FactIndex(pool, database_url, max_rows=settings.fact_index_max_rows)
         await index.start()
-        app.state.acl = AppState(settings=settings, pool=pool, engine=engine, routes=routes, index=index)
+        app.state.acl = AppState(
+            settings=settings,
+            pool=pool,
+            engine=engine,
+            routes=routes,
+            index=index,
+            change_feed=ChangeFeedReader(pool),
+        )
         app.state.acl.readiness_probes.append(index.readiness_reasons)
         pruner = asyncio.create_task(
             prune_periodically(pool, settings.changelog_retention, CHANGELOG_PRUNE_INTERVAL_SECONDS),

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import uvicorn
@@ -20,6 +21,7 @@ from litestar.testing import AsyncTestClient
 from acl_service.api import changes
 from acl_service.app import create_app
 from acl_service.settings import Settings
+from acl_service.store.activity import ChangeFeedReader
 from tests.fixtures.app import admin_headers, check_headers
 from tests.fixtures.seed import Seed, World
 
@@ -170,6 +172,15 @@ async def test_the_backlog_has_one_event_per_revision_with_changes(
     assert [event.json()["revision"] for event in events] == expected
     # The first revision inserted the organization.
     assert events[0].json()["organizations"] == [str(world.organization)]
+
+
+async def test_streams_asking_for_one_range_at_once_share_one_read(seed: Seed, db_pool: asyncpg.Pool) -> None:
+    await seed.spec_world()
+    reader = ChangeFeedReader(db_pool)
+    first, second = await asyncio.gather(reader.read(0, 3), reader.read(0, 3))
+    assert first is second
+    assert [changes.revision for changes in first.revisions] == [1, 2, 3]
+    assert await reader.read(0, 3) is not first  # a finished read is not kept
 
 
 async def test_without_a_revision_the_stream_starts_at_the_applied_one(

@@ -28,7 +28,7 @@ from acl_service.api.pagination import bounded_int
 from acl_service.api.revision import record_revision
 from acl_service.api.state import AppState
 from acl_service.errors import Gone
-from acl_service.store.activity import read_revisions
+from acl_service.store.activity import ChangeFeedReader
 from acl_service.store.changelog import pruned_through
 from acl_service.store.index import FactIndex
 
@@ -67,7 +67,7 @@ def start_revision(request: Request[Any, Any, State], index: FactIndex) -> tuple
 
 
 async def change_events(
-    pool: asyncpg.Pool, index: FactIndex, cursor: int
+    reader: ChangeFeedReader, index: FactIndex, cursor: int
 ) -> AsyncIterator[ServerSentEventMessage]:
     """The events after revision `cursor`: the changelog's backlog, then each revision as applied."""
     while True:
@@ -82,18 +82,16 @@ async def change_events(
         # Revisions are consecutive integers, so this bounds one read to that many revisions.
         through = min(applied, cursor + REVISIONS_PER_READ)
         try:
-            async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-                horizon = await pruned_through(conn)
-                revisions = await read_revisions(conn, cursor, through)
+            read = await reader.read(cursor, through)
         except _DATABASE_ERRORS as error:
             # Ending the stream is the honest answer: the client reconnects with Last-Event-ID.
             logger.warning("change feed: changelog unreadable (%s); closing the stream", error)
             return
-        if horizon > cursor:
-            resync = Resync(cursor, horizon, pruned_detail(cursor, horizon))
+        if read.pruned_through > cursor:
+            resync = Resync(cursor, read.pruned_through, pruned_detail(cursor, read.pruned_through))
             yield ServerSentEventMessage(event="resync", data=msgspec.json.encode(resync).decode())
             return
-        for changes in revisions:
+        for changes in read.revisions:
             yield ServerSentEventMessage(id=changes.revision, data=msgspec.json.encode(changes).decode())
         cursor = through
 
@@ -120,4 +118,4 @@ class ChangeFeedController(Controller):
         if horizon > cursor:
             raise Gone(pruned_detail(cursor, horizon), code="revision_pruned", attr=attr)
         record_revision(request.scope, state.index.applied_revision)
-        return ServerSentEvent(change_events(state.pool, state.index, cursor))
+        return ServerSentEvent(change_events(state.change_feed, state.index, cursor))

@@ -4,12 +4,16 @@ Both read only what the retention window (`store.changelog`) has kept: rows of r
 `pruned_through` are gone, so callers compare their starting revision with it in the same snapshot.
 """
 
+import asyncio
+import functools
 from datetime import datetime
 from typing import Any, Final
 from uuid import UUID
 
+import asyncpg
 import msgspec
 
+from acl_service.store.changelog import pruned_through
 from acl_service.store.facts import Connection
 
 # Two spellings rather than `($2 IS NULL OR organization_id = $2)`: a generic plan of that would not
@@ -77,6 +81,13 @@ class RevisionChanges(msgspec.Struct, frozen=True):
     tables: list[str]
 
 
+class RevisionRange(msgspec.Struct, frozen=True):
+    """One read of the change feed: the revisions of a range, unless they were pruned (then empty)."""
+
+    pruned_through: int
+    revisions: list[RevisionChanges]
+
+
 def _entry(record: Any) -> ActivityEntry:
     return ActivityEntry(
         revision=record["revision"],
@@ -116,3 +127,37 @@ async def read_revisions(conn: Connection, after: int, through: int) -> list[Rev
         )
         for record in records
     ]
+
+
+class ChangeFeedReader:
+    """The change feed's reads, shared by the streams of one instance that ask for the same range.
+
+    Streams that are caught up all wake on the same applied revision and ask for the same range:
+    one query answers them all, rather than one per stream.
+    """
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._reads: dict[tuple[int, int], asyncio.Task[RevisionRange]] = {}
+
+    async def read(self, after: int, through: int) -> RevisionRange:
+        """The revisions in (after, through] with changes, and the pruned horizon of the same snapshot."""
+        key = (after, through)
+        task = self._reads.get(key)
+        if task is None:
+            task = asyncio.create_task(self._read(after, through))
+            self._reads[key] = task
+            task.add_done_callback(functools.partial(self._forget, key))
+        # Shielded: one stream closing must not cancel the read others wait for.
+        return await asyncio.shield(task)
+
+    async def _read(self, after: int, through: int) -> RevisionRange:
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            horizon = await pruned_through(conn)
+            revisions = [] if horizon > after else await read_revisions(conn, after, through)
+        return RevisionRange(horizon, revisions)
+
+    def _forget(self, key: tuple[int, int], task: "asyncio.Task[RevisionRange]") -> None:
+        self._reads.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # retrieved here: every stream may have gone
