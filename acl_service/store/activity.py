@@ -1,7 +1,8 @@
 """Reading the changelog back: the audit trail (`GET /api/activity`) and the change feed (`/v1/changes`).
 
 Both read only what the retention window (`store.changelog`) has kept: rows of revisions up to
-`pruned_through` are gone, so callers compare their starting revision with it in the same snapshot.
+`pruned_through` are gone, so the feed reads the horizon in the same snapshot as the revisions.
+The feed's reads go through one `ChangeFeedReader` per app, which lets streams share them.
 """
 
 import asyncio
