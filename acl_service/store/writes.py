@@ -43,18 +43,21 @@ class Audit(msgspec.Struct, frozen=True):
 SYSTEM_AUDIT: Final = Audit()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class WriteTransaction:
     conn: PoolConnectionProxy
     revision: int
+    actor: str
 
     async def attribute_to(self, actor: str) -> None:
-        """Name the actor of the rest of this transaction's changes.
+        """Name the actor of the rest of this transaction's changes; no round trip if it already is.
 
         For writers that learn who acts only inside the transaction: admin requests authenticate
         there (SPEC §5.1), after the revision is taken.
         """
-        await self.conn.execute(_SET_ACTOR, actor)
+        if actor != self.actor:
+            await self.conn.execute(_SET_ACTOR, actor)
+            self.actor = actor
 
 
 @asynccontextmanager
@@ -68,7 +71,7 @@ async def write_transaction(
     """
     async with pool.acquire() as conn, conn.transaction(isolation="read_committed"):
         revision: int = await conn.fetchval(_TAKE_REVISION, audit.actor, audit.request_id or "")
-        yield WriteTransaction(conn=conn, revision=revision)
+        yield WriteTransaction(conn=conn, revision=revision, actor=audit.actor)
         await conn.execute("SELECT pg_notify($1, $2)", CHANGES_CHANNEL, f"{revision}:")
 
 
