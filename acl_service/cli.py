@@ -46,6 +46,8 @@ from acl_service.store.embedded import EmbeddedPostgres, EmbeddedPostgresError
 TOKEN_FILE_NAME: Final = "admin-token"
 EXIT_FAILURE: Final = 1
 EXIT_USAGE: Final = 2
+# Requests still running this long after a stop signal are cancelled (see serve_http).
+GRACEFUL_SHUTDOWN_SECONDS: Final = 5
 
 
 class CommandError(Exception):
@@ -240,6 +242,9 @@ def serve_http(settings: Settings) -> None:
         log_config=None,  # each worker's app configures its logging
         log_level=settings.log_level,
         access_log=False,
+        # Change-feed streams (/v1/changes) never end by themselves: without a bound, one connected
+        # subscriber holds a stop forever. Their clients reconnect elsewhere with Last-Event-ID.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
     try:
         if settings.workers == 1:

@@ -6,9 +6,12 @@ listening on loopback; answers that end (400, 401, 410) use the test client.
 
 import asyncio
 import json
+import signal
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -24,6 +27,7 @@ from acl_service.settings import Settings
 from acl_service.store.activity import ChangeFeedReader
 from tests.fixtures.app import admin_headers, check_headers
 from tests.fixtures.seed import Seed, World
+from tests.test_cli import serving
 
 # Bounds on waiting for an event that should come; never a measure of speed.
 EVENT_WAIT_SECONDS = 10.0
@@ -251,3 +255,20 @@ async def test_bad_revisions_and_callers_are_refused_before_streaming(
     assert (await client.get("/v1/changes")).status_code == 401
     invalid = await client.get("/v1/changes", headers={"Authorization": "Bearer nope"})
     assert invalid.status_code == 401
+
+
+def test_serve_stops_on_sigterm_while_a_stream_is_open(tmp_path: Path) -> None:
+    # Not under tmp_path, as in tests/test_cli.py: the embedded server's account must reach it.
+    with tempfile.TemporaryDirectory(prefix="acl-service-test-") as folder:
+        data_dir = Path(folder) / "data"
+        stop = serving(data_dir, tmp_path / "serve.log", signal.SIGTERM)
+        url = stop.__enter__()
+        token = (data_dir / "admin-token").read_text().strip()
+        with httpx.Client(base_url=url) as client:
+            request = client.build_request("GET", "/v1/changes", headers={"Authorization": f"Bearer {token}"})
+            stream = client.send(request, stream=True)
+            assert stream.status_code == 200
+            try:
+                stop.__exit__(None, None, None)  # SIGTERM; asserts a clean exit within its bound
+            finally:
+                stream.close()
