@@ -241,7 +241,7 @@ async def test_a_revision_older_than_the_changelog_keeps_is_410(
 async def test_bad_revisions_and_callers_are_refused_before_streaming(
     seed: Seed, client: AsyncTestClient[Litestar]
 ) -> None:
-    await seed.spec_world()
+    world = await seed.spec_world()
     cases = [
         ("?after_revision=x", {}, "invalid", "after_revision"),
         ("?after_revision=-1", {}, "min_value", "after_revision"),
@@ -253,8 +253,9 @@ async def test_bad_revisions_and_callers_are_refused_before_streaming(
         assert response.status_code == 400, (query, headers)
         assert (response.json()["code"], response.json()["attr"]) == (code, attr)
     assert (await client.get("/v1/changes")).status_code == 401
-    invalid = await client.get("/v1/changes", headers={"Authorization": "Bearer nope"})
-    assert invalid.status_code == 401
+    for token in ("nope", await seed.personal_api_key(world["alice"], ["*"])):
+        refused = await client.get("/v1/changes", headers={"Authorization": f"Bearer {token}"})
+        assert (refused.status_code, refused.json()["code"]) == (401, "authentication_failed")
 
 
 def test_serve_stops_on_sigterm_while_a_stream_is_open(tmp_path: Path) -> None:
