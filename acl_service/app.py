@@ -25,6 +25,7 @@ from acl_service.api.admin.access_controls import (
     ObjectAccessControlsController,
     ProjectAccessControlsController,
 )
+from acl_service.api.admin.activity import ActivityController
 from acl_service.api.admin.dashboards import CollaboratorsController, DashboardsController
 from acl_service.api.admin.fallback import unknown_admin_path
 from acl_service.api.admin.keys import PersonalApiKeysController
@@ -33,6 +34,7 @@ from acl_service.api.admin.projects import ExplicitMembersController, ProjectsCo
 from acl_service.api.admin.resources import ResourcesController
 from acl_service.api.admin.roles import RolesController
 from acl_service.api.admin.users import UsersController
+from acl_service.api.changes import ChangeFeedController
 from acl_service.api.decisions import DecisionController
 from acl_service.api.errors import EXCEPTION_HANDLERS, MAX_BODY_BYTES
 from acl_service.api.explain import ExplainController
@@ -48,6 +50,7 @@ from acl_service.authz.engine import PolicyEngine
 from acl_service.authz.routes import RouteTable
 from acl_service.logs import logging_config
 from acl_service.settings import Settings
+from acl_service.store.activity import ChangeFeedReader
 from acl_service.store.changelog import prune_periodically
 from acl_service.store.index import FactIndex
 from acl_service.store.pool import create_pool
@@ -75,7 +78,14 @@ def create_app(settings: Settings) -> Litestar:
         pool = await open_pool(database_url)
         index = FactIndex(pool, database_url, max_rows=settings.fact_index_max_rows)
         await index.start()
-        app.state.acl = AppState(settings=settings, pool=pool, engine=engine, routes=routes, index=index)
+        app.state.acl = AppState(
+            settings=settings,
+            pool=pool,
+            engine=engine,
+            routes=routes,
+            index=index,
+            change_feed=ChangeFeedReader(pool),
+        )
         app.state.acl.readiness_probes.append(index.readiness_reasons)
         pruner = asyncio.create_task(
             prune_periodically(pool, settings.changelog_retention, CHANGELOG_PRUNE_INTERVAL_SECONDS),
@@ -100,6 +110,7 @@ def create_app(settings: Settings) -> Litestar:
             MetricsController,
             DecisionController,
             ExplainController,
+            ChangeFeedController,
             UsersController,
             OrganizationsController,
             MembersController,
@@ -112,6 +123,7 @@ def create_app(settings: Settings) -> Litestar:
             DashboardsController,
             CollaboratorsController,
             ResourcesController,
+            ActivityController,
             unknown_admin_path,
             inspector_router(),
             # The docs UI loads its scripts from this package, not a CDN: the service may run offline.

@@ -55,6 +55,8 @@ from acl_service.store.pool import create_pool
 TOKEN_FILE_NAME: Final = "admin-token"
 EXIT_FAILURE: Final = 1
 EXIT_USAGE: Final = 2
+# Requests still running this long after a stop signal are cancelled (see serve_http).
+GRACEFUL_SHUTDOWN_SECONDS: Final = 5
 
 
 class CommandError(Exception):
@@ -262,6 +264,9 @@ def uvicorn_config(settings: Settings) -> uvicorn.Config:
         log_config=None,  # each worker's app configures its logging
         log_level=settings.log_level,
         access_log=False,  # acl_service.api.access_log writes it, with the request id
+        # Change-feed streams (/v1/changes) never end by themselves: without a bound, one connected
+        # subscriber holds a stop forever. Their clients reconnect elsewhere with Last-Event-ID.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
 
 

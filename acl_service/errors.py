@@ -7,6 +7,7 @@ ServiceError
  ├── PermissionDenied       403 permission_denied
  ├── NotFound               404 not_found
  ├── MethodNotAllowed       405 method_not_allowed
+ ├── Gone                   410 (code given by the raiser; e.g. a pruned revision)
  └── ServiceUnavailable     503 (code given by the raiser)
 
 `acl_service.api.errors` is the one place that turns these into HTTP responses.
@@ -57,6 +58,11 @@ class MethodNotAllowed(ServiceError):
 
     def __init__(self, method: str) -> None:
         super().__init__(f'Method "{method}" not allowed.')
+
+
+class Gone(ServiceError):
+    code = "gone"
+    default_detail = "No longer available."
 
 
 class ServiceUnavailable(ServiceError):

@@ -10,8 +10,9 @@ acl_service/api/openapi.py (a docstring, `data: Struct` or `opt=api_doc(body=...
 import csv
 import inspect
 import re
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import jsonschema_rs
 import pytest
@@ -147,6 +148,31 @@ def test_query_parameters_read_by_a_handler_are_documented(app: Litestar, docume
             assert query, f"{method} {path} reads its query string but documents no query parameter"
         if "Page[" in str(handler.parsed_fn_signature.return_type.annotation):
             assert {"limit", "offset"} <= query, f"{method} {path}"
+
+
+# How handlers read a query parameter by name: `bounded_int(query, "x"`, `query_int(request, "x"`,
+# `query_flag(query, "x")`, `query_params.get("x")`, `"x" in request.query_params`.
+QUERY_READS: Final = re.compile(
+    r"""(?:bounded_int|query_int|query_flag)\(\s*[\w.]+,\s*"(\w+)"|query_params\.get\("(\w+)"\)"""
+    r"""|"(\w+)" in request\.query_params"""
+)
+
+
+def test_every_query_parameter_a_module_reads_is_documented_on_its_operations(
+    app: Litestar, document: dict[str, Any]
+) -> None:
+    """Names a handler's module reads from the query string (its helpers included) are documented
+    on at least one of that module's operations; pagination's own names come with every Page."""
+    documented: dict[str, set[str]] = {}
+    for path, method, handler in documented_operations(app):
+        module = inspect.getmodule(handler.fn)
+        assert module is not None
+        names = {p["name"] for p in operations(document)[path, method]["parameters"] if p["in"] == "query"}
+        documented.setdefault(module.__name__, set()).update(names)
+    for module_name, names in documented.items():
+        source = inspect.getsource(sys.modules[module_name])
+        read = {name for match in QUERY_READS.finditer(source) for name in match.groups() if name}
+        assert read <= names, f"{module_name} reads {sorted(read - names)} undocumented"
 
 
 def test_admin_operations_document_the_acting_user_header(document: dict[str, Any]) -> None:

@@ -22,7 +22,7 @@ from acl_service.api import examples
 from acl_service.api.auth import authenticate_decision
 from acl_service.api.bodies import MAX_BATCH, NonNegativeInt, PositiveId, ResourceId, decode_body, text
 from acl_service.api.metrics import metrics_of
-from acl_service.api.openapi import RESOURCE_TYPE_SCHEMA, QueryParameter, api_doc, schema_of
+from acl_service.api.openapi import RESOURCE_TYPE_SCHEMA, DocParameter, api_doc, schema_of
 from acl_service.api.revision import record_revision
 from acl_service.api.state import AppState
 from acl_service.authz.decisions import (
@@ -64,10 +64,10 @@ ApiKeyValue = Annotated[str, text(256)]
 RequestPath = Annotated[str, text(8192)]
 ResourceType = Annotated[str, Meta(max_length=64)]
 SUBJECTS_QUERY: Final = (
-    QueryParameter("project_id", schema_of(PositiveId), "The project.", required=True),
-    QueryParameter("resource", RESOURCE_TYPE_SCHEMA, "The resource type.", required=True),
-    QueryParameter("resource_id", schema_of(ResourceId), "The object; absent for `resource=project`."),
-    QueryParameter("min_revision", schema_of(NonNegativeInt), "Wait until this revision is applied."),
+    DocParameter("project_id", schema_of(PositiveId), "The project.", required=True),
+    DocParameter("resource", RESOURCE_TYPE_SCHEMA, "The resource type.", required=True),
+    DocParameter("resource_id", schema_of(ResourceId), "The object; absent for `resource=project`."),
+    DocParameter("min_revision", schema_of(NonNegativeInt), "Wait until this revision is applied."),
 )
 
 

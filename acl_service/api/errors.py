@@ -44,6 +44,7 @@ DOMAIN_STATUSES: Final[tuple[tuple[type[errors.ServiceError], int, str], ...]] =
     (errors.PermissionDenied, 403, "authentication_error"),
     (errors.NotFound, 404, "invalid_request"),
     (errors.MethodNotAllowed, 405, "invalid_request"),
+    (errors.Gone, 410, "invalid_request"),
     (errors.ServiceUnavailable, 503, "server_error"),
 )
 

@@ -22,7 +22,7 @@ import inspect
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import msgspec
 from litestar import Litestar, Request
@@ -72,16 +72,19 @@ PATH_PARAMETERS: Final[Mapping[str, tuple[JsonSchema, str]]] = {
 
 
 @dataclass(frozen=True)
-class QueryParameter:
+class DocParameter:
+    """A parameter a handler reads by hand: from the query string, or from a header."""
+
     name: str
     schema: JsonSchema
     description: str
     required: bool = False
+    location: Literal["query", "header"] = "query"
 
     def document(self) -> JsonSchema:
         return {
             "name": self.name,
-            "in": "query",
+            "in": self.location,
             "required": self.required,
             "description": self.description,
             "schema": self.schema,
@@ -89,14 +92,14 @@ class QueryParameter:
 
 
 PAGINATION: Final = (
-    QueryParameter(
+    DocParameter(
         "limit",
         {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
         "Page size.",
     ),
-    QueryParameter("offset", {**schema_of(NonNegativeInt), "default": 0}, "Items to skip."),
+    DocParameter("offset", {**schema_of(NonNegativeInt), "default": 0}, "Items to skip."),
 )
-ADMIN_INCLUDE_ALL: Final = QueryParameter(
+ADMIN_INCLUDE_ALL: Final = DocParameter(
     "admin_include_all",
     {"type": "boolean", "default": False},
     "Organization admins see every object, not only those the list filter (SPEC §3.10) lets through.",
@@ -110,7 +113,8 @@ class ApiDoc:
     # Several Structs: the body is one of them (/v1/explain takes a check or an authorize body).
     bodies: tuple[type[msgspec.Struct], ...] = ()
     body_media_type: str = JSON
-    query: tuple[QueryParameter, ...] = ()
+    query: tuple[DocParameter, ...] = ()
+    headers: tuple[DocParameter, ...] = ()
     path: Mapping[str, JsonSchema] = field(default_factory=dict)
     errors: tuple[int, ...] = ()
     body_examples: Mapping[str, Any] = field(default_factory=dict)
@@ -121,14 +125,15 @@ def api_doc(
     *,
     body: type[msgspec.Struct] | tuple[type[msgspec.Struct], ...] | None = None,
     body_media_type: str = JSON,
-    query: Sequence[QueryParameter] = (),
+    query: Sequence[DocParameter] = (),
+    headers: Sequence[DocParameter] = (),
     path: Mapping[str, JsonSchema] | None = None,
     errors: Sequence[int] = (),
     body_examples: Mapping[str, Any] | None = None,
     response_examples: Mapping[str, Any] | None = None,
 ) -> dict[str, ApiDoc]:
     """A handler's `opt`: the body Struct it decodes by hand (for a line-delimited body such as
-    `application/x-ndjson`, the Struct of one line), its query parameters, path parameter schemas
+    `application/x-ndjson`, the Struct of one line), its query and header parameters, path parameter schemas
     other than `PATH_PARAMETERS`', error statuses beyond its family's, and examples
     (`{name: {"summary", "value"}}`, taken from SPEC §8 where it has one)."""
     return {
@@ -136,6 +141,7 @@ def api_doc(
             bodies=() if body is None else body if isinstance(body, tuple) else (body,),
             body_media_type=body_media_type,
             query=tuple(query),
+            headers=tuple(headers),
             path=dict(path or {}),
             errors=tuple(errors),
             body_examples=dict(body_examples or {}),
@@ -209,6 +215,18 @@ ERROR_RESPONSES: Final[Mapping[int, ErrorResponse]] = {
         "invalid_request",
         "The target does not exist or is not visible to the caller.",
         ErrorEnvelope("invalid_request", "not_found", "Not found."),
+    ),
+    410: ErrorResponse(
+        "Gone",
+        "invalid_request",
+        "What was asked for is no longer kept (a revision older than the changelog's retention).",
+        ErrorEnvelope(
+            "invalid_request",
+            "revision_pruned",
+            "Changes after revision 3 are no longer kept (pruned through revision 90): drop what you "
+            "cached and follow from the current revision.",
+            "after_revision",
+        ),
     ),
     503: ErrorResponse(
         "ServiceUnavailable",
@@ -361,7 +379,7 @@ def parameters(
                 parameter["description"] = text
         found.append(parameter)
     query = (*PAGINATION, *doc.query) if _returns_page(handler) else doc.query
-    found.extend(parameter.document() for parameter in query)
+    found.extend(parameter.document() for parameter in (*query, *doc.headers))
     if family is not None:
         found.extend(family.headers)
     found.append(REQUEST_ID)

@@ -27,7 +27,8 @@ class PageWindow(msgspec.Struct, frozen=True):
     offset: int
 
 
-def _bounded(query: Mapping[str, str], name: str, default: int, minimum: int, maximum: int | None) -> int:
+def bounded_int(query: Mapping[str, str], name: str, default: int, minimum: int, maximum: int | None) -> int:
+    """The integer parameter `name` of a query (or headers), within bounds; `default` when absent."""
     raw = query.get(name)
     if raw is None:
         return default
@@ -48,8 +49,8 @@ def _bounded(query: Mapping[str, str], name: str, default: int, minimum: int, ma
 
 def page_window(query: Mapping[str, str]) -> PageWindow:
     return PageWindow(
-        limit=_bounded(query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
-        offset=_bounded(query, "offset", 0, 0, 2**63 - 1),
+        limit=bounded_int(query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+        offset=bounded_int(query, "offset", 0, 0, 2**63 - 1),
     )
 
 

@@ -9,6 +9,7 @@ from litestar.datastructures import State
 from acl_service.authz.engine import PolicyEngine
 from acl_service.authz.routes import RouteTable
 from acl_service.settings import Settings
+from acl_service.store.activity import ChangeFeedReader
 from acl_service.store.index import FactIndex
 
 # Returns the reasons the instance is not ready (e.g. "listener_down"), empty when it is.
@@ -22,6 +23,7 @@ class AppState:
     engine: PolicyEngine
     routes: RouteTable
     index: FactIndex
+    change_feed: ChangeFeedReader
     readiness_probes: list[ReadinessProbe] = field(default_factory=list)
 
     @staticmethod

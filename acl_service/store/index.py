@@ -249,6 +249,16 @@ class FactIndex:
                 attr="min_revision",
             ) from None
 
+    async def wait_past(self, revision: int) -> int:
+        """Wait until this instance has applied a revision after `revision`; return the applied one.
+
+        For followers of the applied revision (the change feed). Unlike `wait_for_revision` it does
+        not hurry a catch-up: a follower waits for revisions nobody has said are committed.
+        """
+        while self._applied <= revision:
+            await self._advanced.wait()
+        return self._applied
+
     async def readiness_reasons(self) -> list[str]:
         """A readiness probe (`AppState.readiness_probes`): empty when decisions may be served."""
         reasons = []

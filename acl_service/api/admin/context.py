@@ -5,7 +5,9 @@ takes the next revision, so writers serialize and a failure consumes none), auth
 route of the request in the route table (path parameters validated), the facts of the project or
 organization it touches read inside that transaction, then pipeline steps 2-6. `AdminRequest.body()`
 validates the body and runs step 7. The revision the response reports is kept on the request state
-for the `X-Acl-Revision` header.
+for the `X-Acl-Revision` header. A write's changelog rows name the request id and the actor: the one
+the headers announce is named with the revision, and corrected once authentication has said who
+the caller is (`audit_actor`).
 """
 
 import contextlib
@@ -16,10 +18,11 @@ from uuid import UUID
 
 import msgspec
 from litestar import Request
-from litestar.datastructures import State
+from litestar.datastructures import Headers, State
 
-from acl_service.api.auth import authenticate_admin
+from acl_service.api.auth import authenticate_admin, bearer_token, parse_acting_user
 from acl_service.api.bodies import decode_body, decode_untyped
+from acl_service.api.request_id import request_id_of
 from acl_service.api.revision import record_revision
 from acl_service.api.state import AppState
 from acl_service.authz.evaluator import AccessEvaluator
@@ -35,8 +38,9 @@ from acl_service.errors import (
     ServiceError,
     ServiceUnavailable,
 )
+from acl_service.settings import PERSONAL_API_KEY_PREFIX
 from acl_service.store.facts import Connection, load_organization_view, load_project, touch_key
-from acl_service.store.writes import current_revision, write_transaction
+from acl_service.store.writes import Audit, WriteTransaction, current_revision, write_transaction
 
 T = TypeVar("T")
 
@@ -144,10 +148,11 @@ async def admin_request(
     state = AppState.of(request.app.state)
     raw_body = await request.body()
     if write:
-        async with write_transaction(state.pool) as tx:
+        audit = Audit(actor=expected_actor(request.headers), request_id=request_id_of(request.scope))
+        async with write_transaction(state.pool, audit) as tx:
             # Until the write commits, the response reports the revision still current.
             record_revision(request.scope, tx.revision - 1)
-            yield await _admitted(request, state, tx.conn, raw_body, tx.revision, body_first)
+            yield await _admitted(request, state, tx.conn, raw_body, tx.revision, body_first, tx)
         record_revision(request.scope, tx.revision)
         await _applied_here(state, tx.revision)
         return
@@ -173,9 +178,12 @@ async def _admitted(
     raw_body: bytes,
     revision: int,
     body_first: BodyFirst | None = None,
+    write: WriteTransaction | None = None,
 ) -> AdminRequest:
     """Authentication, route, facts and pipeline steps 2-6, in SPEC §5.1's order."""
     caller = await authenticate_admin(request.headers, state.settings.service_tokens, conn)
+    if write is not None:
+        await write.attribute_to(audit_actor(caller))
     if caller.key is not None:
         await touch_key(state.pool, caller.key.id)
     match = state.routes.match(request.method, request.url.path, request.query_params)
@@ -189,6 +197,32 @@ async def _admitted(
     if not outcome.allowed:
         raise authorization_error(outcome)
     return AdminRequest(state, conn, caller, match, scope, raw_body, revision)
+
+
+def expected_actor(headers: Headers) -> str:
+    """The `audit_actor` the headers announce, named before authentication decides.
+
+    Named in the revision's own round trip; authentication then corrects it if needed
+    (`WriteTransaction.attribute_to`), so a wrong guess costs a statement, never a wrong record. A
+    key's id needs a lookup: key writes always take that statement.
+    """
+    try:
+        token = bearer_token(headers)
+        acting_user = parse_acting_user(headers)
+    except ServiceError:
+        return "system"
+    if token is None or token.startswith(PERSONAL_API_KEY_PREFIX):
+        return "system"
+    return "token:admin" if acting_user is None else f"user:{acting_user}"
+
+
+def audit_actor(caller: Caller) -> str:
+    """The changelog's `actor` for a caller (SPEC §5.1: only admin tokens make system calls)."""
+    if caller.key is not None:
+        return f"key:{caller.key.id}"
+    if caller.user is not None:
+        return f"user:{caller.user.uuid}"
+    return "token:admin"
 
 
 def acting_user_uuid(admin: AdminRequest) -> UUID | None:

@@ -21,7 +21,7 @@ from acl_service.api.admin.context import AdminRequest, admin_request
 from acl_service.api.admin.organizations import rule_error
 from acl_service.api.admin.representations import UserBasic, user_basic
 from acl_service.api.bodies import Name, PositiveId, decode_body
-from acl_service.api.openapi import UUID_SCHEMA, QueryParameter, api_doc
+from acl_service.api.openapi import UUID_SCHEMA, DocParameter, api_doc
 from acl_service.api.pagination import Page, page, page_window
 from acl_service.authz.evaluator import AccessEvaluator
 from acl_service.authz.facts import ExplicitMemberRuleFacts
@@ -35,7 +35,7 @@ UNSET = msgspec.UNSET
 Unset = msgspec.UnsetType
 
 PROJECT_PREFIXES = ("/api/projects", "/api/environments")
-ORGANIZATION_QUERY: Final = QueryParameter(
+ORGANIZATION_QUERY: Final = DocParameter(
     "organization", UUID_SCHEMA, "Only the projects of this organization."
 )
 

@@ -23,7 +23,7 @@ from acl_service.api import examples
 from acl_service.api.admin.context import AdminRequest, admin_request
 from acl_service.api.admin.representations import UserBasic
 from acl_service.api.bodies import MAX_BATCH, PositiveId, ResourceId, decode_body, text
-from acl_service.api.openapi import ADMIN_INCLUDE_ALL, RESOURCE_TYPE_SCHEMA, QueryParameter, api_doc
+from acl_service.api.openapi import ADMIN_INCLUDE_ALL, RESOURCE_TYPE_SCHEMA, DocParameter, api_doc
 from acl_service.api.pagination import Page, PageWindow, page, page_window
 from acl_service.authz.evaluator import AccessEvaluator
 from acl_service.domain import SCOPE_OBJECTS, Caller
@@ -38,7 +38,7 @@ Unset = msgspec.UnsetType
 DASHBOARD: Final = "dashboard"
 INSIGHT: Final = "insight"
 NOT_OBJECT_TYPES: Final = frozenset({"project", "organization"})
-RESOURCE_QUERY: Final = QueryParameter(
+RESOURCE_QUERY: Final = DocParameter(
     "resource",
     {**RESOURCE_TYPE_SCHEMA, "not": {"enum": sorted(NOT_OBJECT_TYPES)}},
     "The resource type to list.",
