@@ -40,6 +40,7 @@ CHECKS = [not_a_server_error, response_schema_conformance]
 SERVER_START_SECONDS = 10.0
 ACTING_USER = "X-Acting-User"
 MIN_REVISION = "min_revision"
+EVENT_STREAM = "text/event-stream"
 # Body fields that name seeded objects.
 BODY_FIELDS = frozenset({"user_uuid", "user", "organization", "organization_member", "role", "project_id"})
 
@@ -157,7 +158,11 @@ def test_every_operation_answers_as_documented_without_server_errors(base_url: s
     operations: list[APIOperation[Any, Any, Any, Any]] = []
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), result.err()
-        operations.append(result.ok())
+        operation = result.ok()
+        # A change feed never ends: no response to validate. tests/test_change_feed.py covers it.
+        answers = operation.definition.raw["responses"].values()
+        if not any(EVENT_STREAM in answer.get("content", {}) for answer in answers):
+            operations.append(operation)
     # Deletes last: deleting the seeded organization first would leave every later request a 404.
     operations.sort(key=lambda operation: operation.method.upper() == "DELETE")
     for operation in operations:

@@ -104,6 +104,9 @@ class ChangeFeedController(Controller):
 
     @get(
         "/changes",
+        media_type="text/event-stream",
+        response_description="A server-sent-event stream: `id: <revision>` and JSON `data` per revision, "
+        "`event: resync` when the changes asked for are no longer kept, `: heartbeat` comments.",
         opt=api_doc(
             query=[
                 DocParameter(
