@@ -304,3 +304,59 @@ def test_each_resource_representation_matches_exactly_one_documented_schema(
     schema = response["200"]["content"]["application/json"]["schema"]
     validator = jsonschema_rs.validator_for({**schema, "components": document["components"]})
     assert [error.message for error in validator.iter_errors(representation)] == []
+
+
+LEVELS = {
+    "type": "notebook",
+    "id": "n-1",
+    "exists": True,
+    "user_access_level": "editor",
+    "access_source": "default",
+}
+INSIGHT_LEVELS = {
+    **LEVELS,
+    "type": "insight",
+    "effective_restriction_level": 21,
+    "effective_privilege_level": 37,
+}
+DASHBOARD_LEVELS = {
+    **INSIGHT_LEVELS,
+    "type": "dashboard",
+    "restriction_level": 21,
+    "can_edit": True,
+    "can_restrict": False,
+}
+
+
+@pytest.mark.parametrize(
+    ("entry", "valid"),
+    [
+        (LEVELS, True),
+        (INSIGHT_LEVELS, True),
+        (DASHBOARD_LEVELS, True),
+        ({**LEVELS, "can_edit": True}, False),  # no shape has that field alone
+        ({key: value for key, value in DASHBOARD_LEVELS.items() if key != "can_restrict"}, False),
+    ],
+)
+def test_levels_of_insights_and_dashboards_match_their_own_documented_shape(
+    document: dict[str, Any], entry: dict[str, Any], valid: bool
+) -> None:
+    # Found by the fuzz test: /v1/levels lists an insight's and a dashboard's levels with more
+    # fields than the ResourceLevels its Struct declares.
+    response = document["paths"]["/v1/levels"]["post"]["responses"]["200"]
+    schema = response["content"]["application/json"]["schema"]
+    validator = jsonschema_rs.validator_for({**schema, "components": document["components"]})
+    answer = {
+        "project": {
+            "org_level": 8,
+            "effective_level": 8,
+            "user_access_level": "admin",
+            "access_source": None,
+        },
+        "dashboards": [],
+        "resources": [entry],
+        "resource_types": [],
+        "revision": 1,
+    }
+    errors = [error.message for error in validator.iter_errors(answer)]
+    assert (errors == []) == valid, errors

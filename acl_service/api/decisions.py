@@ -143,7 +143,7 @@ class BatchResponse(msgspec.Struct):
 class LevelsResponse(msgspec.Struct):
     project: ProjectLevels
     dashboards: list[DashboardLevels]
-    resources: list[ResourceLevels]
+    resources: list[ResourceLevels]  # or a subclass: openapi.ENCODED_SUBCLASSES
     resource_types: list[ResourceTypeLevels]
     revision: int
 

@@ -36,6 +36,7 @@ from acl_service.api.errors import ErrorEnvelope
 from acl_service.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from acl_service.api.request_id import REQUEST_ID_HEADER, USABLE_REQUEST_ID
 from acl_service.api.revision import REVISION_HEADER
+from acl_service.authz.decisions import DashboardResourceLevels, InsightLevels, ResourceLevels
 from acl_service.domain import SCOPE_OBJECTS
 
 API_DOC_KEY: Final = "api_doc"
@@ -292,6 +293,27 @@ def documented_operations(app: Litestar) -> list[tuple[str, str, HTTPRouteHandle
     return found
 
 
+# Response fields declared as a Struct that hold one of its subclasses when there is more to say
+# (msgspec unions of Structs need tags, which these shapes do not have): documented as `oneOf`.
+ENCODED_SUBCLASSES: Final[Mapping[type[msgspec.Struct], tuple[type[msgspec.Struct], ...]]] = {
+    ResourceLevels: (InsightLevels, DashboardResourceLevels),
+}
+
+
+def widen_to_subclasses(node: Any, refs: Mapping[str, list[JsonSchema]]) -> Any:
+    """`node` with each `$ref` to a Struct of ENCODED_SUBCLASSES replaced by a `oneOf` of it and its
+    subclasses (an existing `oneOf` that lists them already is left as it is)."""
+    if isinstance(node, dict):
+        if node.get("$ref") in refs and len(node) == 1:
+            return {"oneOf": refs[node["$ref"]]}
+        if "oneOf" in node:
+            return node
+        return {key: widen_to_subclasses(value, refs) for key, value in node.items()}
+    if isinstance(node, list):
+        return [widen_to_subclasses(item, refs) for item in node]
+    return node
+
+
 def contract_document(app: Litestar, generated: Mapping[str, Any]) -> dict[str, Any]:
     """Litestar's generated document completed from the declarations above (a new dict)."""
     document: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(generated))
@@ -311,11 +333,26 @@ def contract_document(app: Litestar, generated: Mapping[str, Any]) -> dict[str, 
     _, body_schemas = msgspec.json.schema_components(
         [*sorted(body_types, key=lambda t: t.__name__), ErrorEnvelope], ref_template=SCHEMAS_REF
     )
-    for schema in schemas.values():
-        # Responses are encoded Structs: exactly their fields. Saying so also keeps a `oneOf` of a
-        # Struct and its subclass (Resource, DashboardResource) exclusive.
+    subclasses = [sub for subs in ENCODED_SUBCLASSES.values() for sub in subs]
+    _, subclass_schemas = msgspec.json.schema_components(subclasses, ref_template=SCHEMAS_REF)
+    for name, schema in subclass_schemas.items():
+        schemas.setdefault(name, schema)
+    refs = {
+        SCHEMAS_REF.format(name=base.__name__): [
+            {"$ref": SCHEMAS_REF.format(name=struct.__name__)} for struct in (base, *subs)
+        ]
+        for base, subs in ENCODED_SUBCLASSES.items()
+    }
+    for name in list(schemas):
+        schemas[name] = widen_to_subclasses(schemas[name], refs)
+    for name, schema in schemas.items():
+        # Responses are encoded Structs: exactly their fields, every one of them always present.
+        # Saying so also keeps a `oneOf` of a Struct and its subclasses (Resource, DashboardResource)
+        # exclusive. Structs that bodies share with responses keep the body's optional fields.
         if schema.get("type") == "object" and "properties" in schema:
             schema.setdefault("additionalProperties", False)
+            if name not in body_schemas:
+                schema["required"] = sorted(schema["properties"])
     for name, schema in body_schemas.items():
         # Litestar already described the Structs that responses share with bodies (e.g. Feature).
         schemas.setdefault(name, schema)
