@@ -36,7 +36,7 @@ from acl_service.authz.explain import Explainer, format_trace
 from acl_service.authz.routes import RESOURCE_ID, RouteTable
 from acl_service.domain import Caller, OrganizationView, UserRef
 from acl_service.errors import InvalidInput
-from acl_service.logs import configure_supervisor_logging
+from acl_service.logs import configure_supervisor_logging, drain_log_queues
 from acl_service.migrate import MigrationError, MigrationStatus, apply_migrations, migration_status
 from acl_service.policytest import run_policy_tests
 from acl_service.settings import (
@@ -344,6 +344,7 @@ def run_serve(args: argparse.Namespace) -> int:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous_sigterm)
+        drain_log_queues()
     print("acl-service stopped", flush=True)
     return 0
 

@@ -8,7 +8,9 @@ path, status, duration_ms, request_id), and one logged with an exception adds `e
 """
 
 import logging
+import queue
 from datetime import UTC, datetime
+from logging.handlers import QueueHandler
 from typing import Any, Final
 
 import msgspec
@@ -58,3 +60,11 @@ def configure_supervisor_logging(settings: Settings) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(log_formatter(settings.log_format))
     logging.basicConfig(level=settings.log_level.upper(), handlers=[handler])
+
+
+def drain_log_queues() -> None:
+    """Wait until the queue handlers' listener threads have written out every record queued, so that
+    `serve`'s last line comes after the last log line of the server it ran."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, QueueHandler) and isinstance(handler.queue, queue.Queue):
+            handler.queue.join()  # the listener marks each record done once written
