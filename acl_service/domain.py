@@ -12,8 +12,8 @@ cycle collector, each full collection scanned them all (about 120 ms on the benc
 """
 
 import hashlib
-from collections.abc import Iterable
-from typing import Final
+from collections.abc import Hashable, Iterable
+from typing import Any, Final, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -32,6 +32,18 @@ SCOPE_OBJECTS: Final = (
     "web_analytics", "webhook",
 )  # fmt: skip
 """Valid resource types and API-key scope objects (SPEC §3.1), in SPEC's order: messages list them so."""
+
+T = TypeVar("T", bound=Hashable)
+
+NOTHING: Final[frozenset[Any]] = frozenset()
+
+
+def frozen(values: Iterable[T]) -> frozenset[T]:
+    """`frozenset(values)`, with every empty one the same object. Fact vectors and summaries live on
+    in views and memos, and since Python 3.10 each empty frozenset is a new object the cycle
+    collector has to scan."""
+    found = frozenset(values)
+    return found if found else NOTHING
 
 
 class UserRef(msgspec.Struct, frozen=True, gc=False):
@@ -125,6 +137,34 @@ class InsightPlacement(msgspec.Struct, frozen=True, gc=False):
     dashboard_id: str
 
 
+class RowSummary(msgspec.Struct, frozen=True, gc=False):
+    """Access-control rows grouped by whom they name (§3.3): the levels of the default rows, and per
+    organization membership and per role the levels of the rows naming it. Whether a row applies
+    to a user is then a lookup of the user's membership and roles, not a scan of the rows."""
+
+    defaults: frozenset[str]
+    by_member: dict[UUID, frozenset[str]]
+    by_role: dict[UUID, frozenset[str]]
+
+
+def summarize_rows(rows: Iterable["AccessControlRow"]) -> RowSummary:
+    defaults: set[str] = set()
+    by_member: dict[UUID, set[str]] = {}
+    by_role: dict[UUID, set[str]] = {}
+    for row in rows:
+        if row.member_id is not None:
+            by_member.setdefault(row.member_id, set()).add(row.access_level)
+        elif row.role_id is not None:
+            by_role.setdefault(row.role_id, set()).add(row.access_level)
+        else:
+            defaults.add(row.access_level)
+    return RowSummary(
+        frozen(defaults),
+        {member: frozen(levels) for member, levels in by_member.items()},
+        {role: frozen(levels) for role, levels in by_role.items()},
+    )
+
+
 ObjectKey = tuple[int, str, str]
 """(project_id, resource, resource_id)"""
 
@@ -141,13 +181,15 @@ class OrganizationView:
         "insight_dashboards",
         "memberships_by_id",
         "memberships_by_user",
-        "object_rows_by_type",
+        "object_ids_with_rows",
         "objects",
         "organization",
         "privileges",
         "projects",
         "role_ids_by_user",
         "row_count",
+        "row_summaries",
+        "type_object_summaries",
         "users",
     )
 
@@ -183,8 +225,15 @@ class OrganizationView:
             if row.resource_id is not None:
                 rows_by_type.setdefault((row.project_id, row.resource), []).append(row)
         self.access_rows: dict[RowsKey, tuple[AccessControlRow, ...]] = {k: tuple(v) for k, v in rows.items()}
-        self.object_rows_by_type: dict[tuple[int, str], tuple[AccessControlRow, ...]] = {
-            k: tuple(v) for k, v in rows_by_type.items()
+        # What decisions read of the rows, precomputed: per (project, resource, resource_id), and per
+        # (project, type) over all the type's objects (what §3.9 asks), with the objects that have rows.
+        self.row_summaries: dict[RowsKey, RowSummary] = {k: summarize_rows(v) for k, v in rows.items()}
+        self.type_object_summaries: dict[tuple[int, str], RowSummary] = {
+            k: summarize_rows(v) for k, v in rows_by_type.items()
+        }
+        self.object_ids_with_rows: dict[tuple[int, str], tuple[str, ...]] = {
+            k: tuple(dict.fromkeys(row.resource_id for row in v if row.resource_id is not None))
+            for k, v in rows_by_type.items()
         }
         roles: dict[int, set[UUID]] = {}
         for rm in role_memberships:

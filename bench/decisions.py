@@ -1,37 +1,43 @@
-"""Decision API benchmark: a realistic dataset, the service started as a user starts it, wrk on loopback.
+"""Decision API benchmark: a realistic dataset at a scale S, the service started as a user starts it,
+wrk on loopback.
 
-    python bench/decisions.py [--dsn DSN] [--duration 10] [--workers 1,2] [--connections 1,16,64]
-                              [--rate 3000] [--paced-connections 16,64] [--keep]
+    python bench/decisions.py [--scale 0.1,1,10] [--dsn DSN] [--duration 10] [--workers 1,2]
+                              [--connections 1,16,64] [--rate 3000] [--paced-connections 16,64] [--keep]
 
-Needs wrk (apt-get install -y wrk).
+Needs wrk (apt-get install -y wrk). For each scale S (default 1):
 1. Creates a fresh database on the server of `--dsn` (default: the local PostgreSQL on 127.0.0.1:5432
    if it answers, else an embedded one in a temporary folder) and runs `acl-service migrate` on it.
-2. Bulk-loads (COPY inside write transactions, so triggers and the changelog run as for any write)
-   100 organizations with mixed feature sets, 10,000 users (about 11,000 memberships), 1,000
-   projects (a fifth of them private), 100,000 dashboards and resources (a fifth of the dashboards
-   restricted), collaborators, insights on dashboards, explicit members, roles, access-control rows
-   of every kind and 1,000 personal API keys of every kind.
+2. Bulk-loads bench/dataset.py's directory at S by COPY (inside write transactions, so triggers and
+   the changelog run as for any write), then ANALYZE. S = 1 is 100 organizations, 10,000 users,
+   1,000 projects and 100,000 dashboards and resources (about 190,000 rows); S = 10 is ten times
+   that, with one organization of 100,000 objects and 2,000 members.
 3. For each worker count: starts `acl-service serve` (ACL_DATABASE_URL, ACL_SERVICE_TOKENS), waits
-   for /readyz, warms up (every organization gets loaded), then drives `POST /v1/check` with `wrk`
-   (a Lua script cycling through 20,000 pre-generated checks: users and keys, projects, types and
-   objects, every action) at each concurrency, and `POST /v1/check/batch` with 1,000 checks per
-   request from this process (sequential, keep-alive): first with checks never asked before
-   ("cold": every answer computed), then the same batches again ("repeated": answers memoized), and
-   batches of one user's objects never asked before ("1 user cold": what enriching a list costs).
-   wrk cycles through its 20,000 checks, so after the warm-up most single checks are memoized.
-   The all-out runs show saturation (each connection sends its next check as soon as an answer
-   arrives, so latency there is mostly queueing); the paced runs offer about `--rate` checks/s from
-   16 and 64 connections with random gaps, as API servers do, which is the load the target names.
-4. Prints p50/p99 latency and decisions/s, then drops the database (unless --keep).
+   for /readyz, and times the first check in the largest organization and in 20 ordinary ones (each
+   loads its organization into the index). Then warms up fully (every organization loaded in every
+   worker), drives `POST /v1/check` with `wrk` (a Lua script cycling through 20,000 pre-generated
+   checks: users and keys, projects, types and objects, every action) at each concurrency, and
+   `POST /v1/check/batch` with 1,000 checks per request from this process (sequential,
+   keep-alive): first with checks never asked before ("cold": every answer computed), then the same
+   batches again ("repeated": answers memoized), and batches of one user's objects never asked
+   before ("1 user cold": what enriching a list costs). wrk cycles through its 20,000 checks, so
+   after the warm-up most single checks are memoized. The all-out runs show saturation (latency
+   there is mostly queueing); the paced runs offer about `--rate` checks/s from 16 and 64
+   connections with random gaps, as API servers do. Last, the RSS of each worker.
+4. Prints p50/p99 latency and decisions/s per scale, and with several scales the ratio of the
+   largest scale's p99 to the smallest's; drops each database (unless --keep).
 
-Targets (SPEC issue 6, 2 cores): single check p50 <= 1 ms and p99 <= 3 ms at >= 3,000 checks/s;
-a 1,000-check batch <= 20 ms.
+Targets (issue 12, 2 cores, at S=1): a cold random-mix batch of 1,000 p50 <= 20 ms, p99 <= 40 ms;
+a one-user cold batch p50 <= 10 ms; a single check paced at 5,000/s from 16 connections on 2
+workers p50 <= 0.5 ms, p99 <= 2 ms. Flat with data: p99 at S=10 <= 1.25 x p99 at S=0.1; a
+1,000-object organization loads in <= 10 ms at S=10, the largest (100,000 objects) in <= 1 s; RSS
+per fully warmed worker at S=10 <= 1.5 GB.
 """
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
-import hashlib
+import functools
 import http.client
 import json
 import os
@@ -40,7 +46,6 @@ import re
 import secrets
 import shutil
 import statistics
-import string
 import subprocess
 import sys
 import tempfile
@@ -53,36 +58,18 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import psutil
+from dataset import Dataset, build_dataset, load_dataset  # bench/dataset.py
 
 from acl_service.store.embedded import EmbeddedPostgres
-from acl_service.store.pool import create_pool
-from acl_service.store.writes import write_transaction
 
 BIN_DIR = Path(sys.executable).parent
 TOKEN = "bench-check-token"
-ORGANIZATIONS = 100
-USERS = 10_000
-PROJECTS_PER_ORGANIZATION = 10
-DASHBOARDS_PER_PROJECT = 50
-RESOURCES_PER_PROJECT = {"insight": 20, "notebook": 20, "feature_flag": 10}
-KEYS = 1_000
 CHECK_BODIES = 20_000
 BATCH_SIZE = 1_000
 BATCH_REQUESTS = 40
+FIRST_LOADS = 20  # ordinary organizations whose first check is timed
 PACING_SECONDS = 3  # the short run that measures a paced check's own latency
-FEATURE_SETS = [
-    [],
-    ["project_based_permissioning", "dashboard_permissioning"],
-    ["advanced_permissions"],
-    ["advanced_permissions", "role_based_access", "organization_security_settings"],
-]
-KEY_SCOPES: list[list[str] | None] = [
-    None,
-    ["*"],
-    ["dashboard:read", "notebook:read", "insight:read"],
-    ["dashboard:write", "insight:write", "notebook:write", "feature_flag:read", "access_control:write"],
-]
-KEY_ALPHABET = string.ascii_letters + string.digits
 
 LUA_SCRIPT = """
 local bodies = {}
@@ -106,195 +93,6 @@ end
 """
 
 
-# -- dataset ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class Dataset:
-    organizations: list[uuid.UUID] = field(default_factory=list)
-    members: dict[uuid.UUID, list[int]] = field(default_factory=dict)  # organization -> user ids
-    user_uuids: dict[int, uuid.UUID] = field(default_factory=dict)
-    projects: dict[uuid.UUID, list[int]] = field(default_factory=dict)  # organization -> project ids
-    objects: dict[int, dict[str, list[str]]] = field(default_factory=dict)  # project -> type -> ids
-    keys: list[tuple[str, int]] = field(default_factory=list)  # (value, owner user id)
-    user_organization: dict[int, uuid.UUID] = field(default_factory=dict)
-    rows: dict[str, int] = field(default_factory=dict)
-
-
-def build_dataset(rng: random.Random) -> tuple[Dataset, dict[str, list[tuple[Any, ...]]]]:
-    data = Dataset()
-    tables: dict[str, list[tuple[Any, ...]]] = {
-        name: []
-        for name in (
-            "organizations", "users", "organization_memberships", "projects", "explicit_memberships",
-            "resources", "insight_dashboards", "dashboard_privileges", "roles", "role_memberships",
-            "access_controls", "personal_api_keys",
-        )
-    }  # fmt: skip
-    membership_ids: dict[tuple[uuid.UUID, int], uuid.UUID] = {}
-    for user_id in range(1, USERS + 1):
-        user_uuid = uuid.UUID(int=rng.getrandbits(128), version=4)
-        data.user_uuids[user_id] = user_uuid
-        tables["users"].append((user_id, user_uuid, f"user{user_id}@example.com", rng.random() > 0.01))
-    users_per_organization = USERS // ORGANIZATIONS
-    for index in range(ORGANIZATIONS):
-        organization = uuid.UUID(int=rng.getrandbits(128), version=4)
-        data.organizations.append(organization)
-        features = [{"key": key, "name": key} for key in FEATURE_SETS[index % len(FEATURE_SETS)]]
-        tables["organizations"].append((organization, f"org-{index}", json.dumps(features)))
-        own = list(range(index * users_per_organization + 1, (index + 1) * users_per_organization + 1))
-        guests = rng.sample(range(1, USERS + 1), users_per_organization // 10)
-        members = own + [user for user in guests if user not in own]
-        data.members[organization] = members
-        for position, user_id in enumerate(members):
-            level = 15 if position == 0 else 8 if position < 5 else 1
-            membership = uuid.UUID(int=rng.getrandbits(128), version=4)
-            membership_ids[(organization, user_id)] = membership
-            tables["organization_memberships"].append((membership, organization, user_id, level))
-            data.user_organization.setdefault(user_id, organization)
-        ac_on = "advanced_permissions" in FEATURE_SETS[index % len(FEATURE_SETS)]
-        roles = []
-        if ac_on:
-            for number in range(3):
-                role = uuid.UUID(int=rng.getrandbits(128), version=4)
-                roles.append(role)
-                tables["roles"].append((role, organization, f"role-{number}"))
-                for user_id in rng.sample(members, 10):
-                    tables["role_memberships"].append(
-                        (uuid.uuid4(), role, user_id, membership_ids[(organization, user_id)])
-                    )
-        data.projects[organization] = []
-        for number in range(PROJECTS_PER_ORGANIZATION):
-            project_id = index * PROJECTS_PER_ORGANIZATION + number + 1
-            data.projects[organization].append(project_id)
-            private = project_id % 5 == 0
-            tables["projects"].append((project_id, organization, f"project-{project_id}", private))
-            if private:
-                for user_id in rng.sample(members[5:], 20):
-                    tables["explicit_memberships"].append(
-                        (
-                            uuid.uuid4(),
-                            project_id,
-                            membership_ids[(organization, user_id)],
-                            rng.choice((1, 8)),
-                        )
-                    )
-            objects: dict[str, list[str]] = {}
-            data.objects[project_id] = objects
-            objects["dashboard"] = []
-            for number_in_project in range(DASHBOARDS_PER_PROJECT):
-                dashboard = str((project_id - 1) * DASHBOARDS_PER_PROJECT + number_in_project + 1)
-                objects["dashboard"].append(dashboard)
-                creator = rng.choice(members) if rng.random() < 0.8 else None
-                restricted = rng.random() < 0.2
-                tables["resources"].append(
-                    (project_id, "dashboard", dashboard, f"d{dashboard}", creator, 37 if restricted else 21)
-                )
-                if restricted:
-                    for user_id in rng.sample(members, 2):
-                        tables["dashboard_privileges"].append(
-                            (uuid.uuid4(), project_id, dashboard, user_id, 37)
-                        )
-            for resource, count in RESOURCES_PER_PROJECT.items():
-                objects[resource] = []
-                for number_in_project in range(count):
-                    resource_id = f"{resource[0]}-{project_id}-{number_in_project}"
-                    objects[resource].append(resource_id)
-                    creator = rng.choice(members) if rng.random() < 0.8 else None
-                    tables["resources"].append((project_id, resource, resource_id, None, creator, None))
-                    if resource == "insight":
-                        tables["insight_dashboards"].append(
-                            (project_id, resource_id, rng.choice(objects["dashboard"]))
-                        )
-            if ac_on:
-                tables["access_controls"] += access_rows(
-                    rng, project_id, objects, [membership_ids[(organization, u)] for u in members], roles
-                )
-    for _ in range(KEYS):
-        owner = rng.randint(1, USERS)
-        value = "phx_" + "".join(rng.choice(KEY_ALPHABET) for _ in range(43))
-        scopes = rng.choice(KEY_SCOPES)
-        home = data.user_organization.get(owner)
-        teams = [rng.choice(data.projects[home])] if home and rng.random() < 0.1 else []
-        data.keys.append((value, owner))
-        tables["personal_api_keys"].append(
-            (uuid.uuid4(), owner, "bench", "sha256$" + hashlib.sha256(value.encode()).hexdigest(),
-             f"{value[:4]}...{value[-4:]}", scopes, teams)
-        )  # fmt: skip
-    data.rows = {name: len(rows) for name, rows in tables.items()}
-    return data, tables
-
-
-def access_rows(
-    rng: random.Random,
-    project_id: int,
-    objects: dict[str, list[str]],
-    memberships: list[uuid.UUID],
-    roles: list[uuid.UUID],
-) -> list[tuple[Any, ...]]:
-    rows: dict[tuple[Any, ...], str] = {}
-    if project_id % 3 == 0:
-        rows[("project", str(project_id), None, None)] = "none"
-    for membership in rng.sample(memberships, 10):
-        rows[("project", str(project_id), membership, None)] = rng.choice(("member", "admin", "none"))
-    rows[("dashboard", None, None, None)] = rng.choice(("editor", "viewer"))
-    rows[("notebook", None, None, None)] = "none"
-    for membership in rng.sample(memberships, 20):
-        rows[("notebook", None, membership, None)] = rng.choice(("viewer", "editor"))
-    for role in roles:
-        rows[("feature_flag", None, None, role)] = "viewer"
-    for _ in range(10):
-        resource = rng.choice(("dashboard", "notebook", "insight"))
-        resource_id = rng.choice(objects[resource])
-        if rng.random() < 0.3:
-            rows[(resource, resource_id, None, None)] = "none"
-        rows[(resource, resource_id, rng.choice(memberships), None)] = rng.choice(
-            ("none", "viewer", "editor", "manager")
-        )
-    return [
-        (uuid.uuid4(), project_id, resource, resource_id, member, role, level)
-        for (resource, resource_id, member, role), level in rows.items()
-    ]
-
-
-COLUMNS = {
-    "organizations": ["id", "name", "available_product_features"],
-    "users": ["id", "uuid", "email", "is_active"],
-    "organization_memberships": ["id", "organization_id", "user_id", "level"],
-    "projects": ["id", "organization_id", "name", "access_control"],
-    "explicit_memberships": ["id", "project_id", "parent_membership_id", "level"],
-    "resources": ["project_id", "resource", "resource_id", "name", "created_by_id", "restriction_level"],
-    "insight_dashboards": ["project_id", "insight_id", "dashboard_id"],
-    "dashboard_privileges": ["id", "project_id", "dashboard_id", "user_id", "level"],
-    "roles": ["id", "organization_id", "name"],
-    "role_memberships": ["id", "role_id", "user_id", "organization_member_id"],
-    "access_controls": [
-        "id", "project_id", "resource", "resource_id", "organization_member_id", "role_id", "access_level",
-    ],
-    "personal_api_keys": ["id", "user_id", "label", "secure_value", "mask_value", "scopes", "scoped_teams"],
-}  # fmt: skip
-
-
-async def load_dataset(dsn: str, tables: dict[str, list[tuple[Any, ...]]]) -> None:
-    pool = await create_pool(dsn)
-    try:
-        for table, columns in COLUMNS.items():
-            rows = tables[table]
-            if table == "organizations":
-                # jsonb through the pool's codec: executemany, not COPY's binary format.
-                async with write_transaction(pool) as tx:
-                    await tx.conn.executemany(
-                        """INSERT INTO organizations (id, name, available_product_features)
-                           VALUES ($1, $2, $3)""",
-                        [(row[0], row[1], json.loads(row[2])) for row in rows],
-                    )
-                continue
-            async with write_transaction(pool) as tx:
-                await tx.conn.copy_records_to_table(table, records=rows, columns=columns)
-    finally:
-        await pool.close()
-
-
 # -- workload --------------------------------------------------------------------------------------
 
 
@@ -305,7 +103,11 @@ def check_body(rng: random.Random, data: Dataset) -> dict[str, Any]:
         organization = data.user_organization.get(owner) or rng.choice(data.organizations)
     else:
         organization = rng.choice(data.organizations)
-        user_id = rng.choice(data.members[organization]) if rng.random() < 0.9 else rng.randint(1, USERS)
+        user_id = (
+            rng.choice(data.members[organization])
+            if rng.random() < 0.9
+            else rng.randint(1, len(data.user_uuids))
+        )
         subject = {"user": str(data.user_uuids[user_id])}
     projects = (
         data.projects[organization] if rng.random() < 0.95 else data.projects[rng.choice(data.organizations)]
@@ -457,6 +259,11 @@ def main() -> int:
     parser.add_argument(
         "--paced-connections", default="16,64", help="concurrency of the paced runs ('' for none)"
     )
+    parser.add_argument(
+        "--scale",
+        default="1",
+        help="comma-separated dataset scales (bench/dataset.py: 1 = 190k rows, 10 = 1.9M), e.g. 0.1,1,10",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = parser.parse_args()
 
@@ -490,17 +297,35 @@ def server_dsn(requested: str | None, stack: contextlib.ExitStack) -> str:
 
 @dataclass
 class Workload:
-    """What every measurement sends: single checks, cold batches and one-user batches, as JSON."""
+    """What every measurement sends: single checks, cold batches and one-user batches, as JSON; and
+    the first checks of a fresh instance: one in the largest organization, then one in each of
+    `FIRST_LOADS` ordinary ones, then one per organization (what warms an instance fully)."""
 
     checks: list[bytes]
     batches: list[bytes]
     user_batches: list[bytes]
+    largest_first: bytes
+    ordinary_firsts: list[bytes]
+    every_organization: list[bytes]
+
+
+def first_check(rng: random.Random, data: Dataset, organization: uuid.UUID) -> bytes:
+    """A dashboard read of a member in one of the organization's projects: it loads the organization."""
+    project_id = rng.choice(data.projects[organization])
+    body = {
+        "user": str(data.user_uuids[rng.choice(data.members[organization])]),
+        "project_id": project_id,
+        "resource": {"type": "dashboard", "id": int(rng.choice(data.objects[project_id]["dashboard"]))},
+        "action": "read",
+    }
+    return json.dumps(body).encode()
 
 
 @contextlib.contextmanager
-def benchmark_database(server_url: str, keep: bool) -> Iterator[tuple[str, Workload]]:
-    """A fresh database on `server_url`, migrated and loaded with the dataset, and the workload drawn
-    from it (the same seed, so the same numbers, every run); dropped at exit unless `keep`."""
+def benchmark_database(server_url: str, keep: bool, scale: float = 1.0) -> Iterator[tuple[str, Workload]]:
+    """A fresh database on `server_url`, migrated and loaded with the dataset at `scale`, and the
+    workload drawn from it (the same seed, so the same numbers, every run); dropped at exit unless
+    `keep`."""
     rng = random.Random(20_251_126)
     database = f"acl_bench_{secrets.token_hex(4)}"
     dsn = database_dsn(server_url, database)
@@ -517,12 +342,19 @@ def benchmark_database(server_url: str, keep: bool) -> Iterator[tuple[str, Workl
     try:
         env = {**os.environ, "ACL_DATABASE_URL": dsn}
         subprocess.run([str(BIN_DIR / "acl-service"), "migrate"], env=env, check=True, capture_output=True)
-        data, tables = build_dataset(rng)
+        data, tables = build_dataset(rng, scale)
         built = time.perf_counter()
         asyncio.run(load_dataset(dsn, tables))
         loaded = time.perf_counter()
-        print(f"database {database}: built in {built - started:.1f} s, loaded in {loaded - built:.1f} s")
+        del tables
+        largest = data.organizations[0]
+        print(
+            f"S={scale:g}, database {database}: built in {built - started:.1f} s, loaded in "
+            f"{loaded - built:.1f} s; largest organization: {data.object_count(largest):,} objects, "
+            f"{len(data.members[largest]):,} members"
+        )
         print("rows: " + ", ".join(f"{name} {count:,}" for name, count in data.rows.items()))
+        ordinary = rng.sample(data.organizations[1:], min(FIRST_LOADS, len(data.organizations) - 1))
         yield (
             dsn,
             Workload(
@@ -532,6 +364,11 @@ def benchmark_database(server_url: str, keep: bool) -> Iterator[tuple[str, Workl
                     for _ in range(BATCH_REQUESTS)
                 ],
                 user_batches=[json.dumps(one_user_batch(rng, data)).encode() for _ in range(BATCH_REQUESTS)],
+                largest_first=first_check(rng, data, largest),
+                ordinary_firsts=[first_check(rng, data, organization) for organization in ordinary],
+                every_organization=[
+                    first_check(rng, data, organization) for organization in data.organizations
+                ],
             ),
         )
     finally:
@@ -539,10 +376,58 @@ def benchmark_database(server_url: str, keep: bool) -> Iterator[tuple[str, Workl
             asyncio.run(execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
 
 
-def run(args: argparse.Namespace, server_url: str) -> int:
-    started = time.perf_counter()
+def timed_checks(port: int, bodies: list[bytes]) -> list[float]:
+    """ms per `/v1/check`, one after another on one connection."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    timings = []
+    for body in bodies:
+        started = time.perf_counter()
+        connection.request("POST", "/v1/check", body=body, headers=headers)
+        response = connection.getresponse()
+        payload = response.read()
+        timings.append((time.perf_counter() - started) * 1000)
+        if response.status != 200:
+            raise RuntimeError(f"check answered {response.status}: {payload[:300]!r}")
+    connection.close()
+    return timings
+
+
+def warm_every_worker(port: int, bodies: list[bytes], workers: int) -> None:
+    """Loads every organization into every worker: each check goes out on fresh connections, which the
+    workers accept in turn, until every worker has answered it many times over."""
+    for _ in range(4 * workers if workers > 1 else 1):
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            chunks = [bodies[start::8] for start in range(8)]
+            list(pool.map(lambda chunk: timed_checks(port, chunk), chunks))
+
+
+def worker_rss_mb(server: subprocess.Popen[bytes]) -> list[float]:
+    """Resident MB of each process that serves requests (the workers, or the server itself)."""
+    process = psutil.Process(server.pid)
+    workers = process.children(recursive=True) or [process]
+    return [worker.memory_info().rss / 2**20 for worker in workers]
+
+
+@dataclass
+class Row:
+    scale: float
+    workers: int
+    load: str
+    rps: float
+    p50: float
+    p99: float
+
+
+@dataclass
+class ScaleReport:
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def measure_scale(args: argparse.Namespace, server_url: str, scale: float, report: ScaleReport) -> None:
     with (
-        benchmark_database(server_url, args.keep) as (dsn, workload),
+        benchmark_database(server_url, args.keep, scale) as (dsn, workload),
         tempfile.TemporaryDirectory() as scratch,
     ):
         env = {
@@ -556,23 +441,36 @@ def run(args: argparse.Namespace, server_url: str) -> int:
         script = Path(scratch) / "check.lua"
         script.write_text(LUA_SCRIPT % TOKEN)
         batches, user_batches = workload.batches, workload.user_batches
-        results = []
         for workers in [int(w) for w in args.workers.split(",")]:
             port = free_port()
             server = subprocess.Popen(
                 [str(BIN_DIR / "acl-service"), "serve"],
                 env={**env, "ACL_PORT": str(port), "ACL_WORKERS": str(workers)},
             )
+            add = functools.partial(Row, scale, workers)
             try:
-                wait_ready(port)
-                run_wrk(port, 16, args.warmup, script, bodies)  # loads every organization, fills the memo
+                wait_ready(port, timeout=600)
+                # A fresh instance: each first check below loads its organization (a load dominates it).
+                (largest_ms,) = timed_checks(port, [workload.largest_first])
+                ordinary_ms = timed_checks(port, workload.ordinary_firsts)
+                report.rows.append(add("first check, largest org", 1000 / largest_ms, largest_ms, largest_ms))
+                report.rows.append(
+                    add(
+                        "first check, 1k-object org",
+                        1000 / statistics.median(ordinary_ms),
+                        statistics.median(ordinary_ms),
+                        percentile(ordinary_ms, 0.99),
+                    )
+                )
+                warm_every_worker(port, workload.every_organization, workers)
+                run_wrk(port, 16, args.warmup, script, bodies)  # fills the memo
                 run_batches(port, batches[:5])
-                for connections in [int(c) for c in args.connections.split(",")]:
+                for connections in [int(c) for c in args.connections.split(",") if c]:
                     rps, p50, p99 = run_wrk(port, connections, args.duration, script, bodies)
-                    results.append((workers, f"check c{connections}", rps, p50, p99))
+                    report.rows.append(add(f"check c{connections}", rps, p50, p99))
                 for connections in [int(c) for c in args.paced_connections.split(",") if c]:
                     rps, p50, p99 = run_wrk_paced(port, connections, args.duration, script, bodies, args.rate)
-                    results.append((workers, f"check c{connections} paced", rps, p50, p99))
+                    report.rows.append(add(f"check c{connections} paced", rps, p50, p99))
                 # First sight of each check (answers computed), then the same batches again (memoized).
                 for label, timings in (
                     ("batch cold", run_batches(port, batches[5:])),
@@ -580,14 +478,40 @@ def run(args: argparse.Namespace, server_url: str) -> int:
                     ("batch 1 user cold", run_batches(port, user_batches)),
                 ):
                     p50 = statistics.median(timings)
-                    results.append((workers, label, BATCH_SIZE * 1000 / p50, p50, percentile(timings, 0.99)))
+                    report.rows.append(add(label, BATCH_SIZE * 1000 / p50, p50, percentile(timings, 0.99)))
+                rss = ", ".join(f"{mb:,.0f}" for mb in worker_rss_mb(server))
+                report.notes.append(
+                    f"S={scale:g}, {workers} worker(s), fully warmed: RSS per worker {rss} MB"
+                )
             finally:
                 server.terminate()
-                server.wait(timeout=30)
+                server.wait(timeout=60)
+
+
+def run(args: argparse.Namespace, server_url: str) -> int:
+    started = time.perf_counter()
+    report = ScaleReport()
+    scales = [float(scale) for scale in args.scale.split(",")]
+    for scale in scales:
+        measure_scale(args, server_url, scale, report)
     print()
-    print(f"{'workers':>7}  {'load':<18} {'decisions/s':>12} {'p50 ms':>8} {'p99 ms':>8}")
-    for workers, load, rps, p50, p99 in results:
-        print(f"{workers:>7}  {load:<18} {rps:>12,.0f} {p50:>8.2f} {p99:>8.2f}")
+    print(f"{'S':>5} {'workers':>7}  {'load':<28} {'decisions/s':>12} {'p50 ms':>8} {'p99 ms':>8}")
+    for row in report.rows:
+        print(
+            f"{row.scale:>5g} {row.workers:>7}  {row.load:<28} {row.rps:>12,.0f} "
+            f"{row.p50:>8.2f} {row.p99:>8.2f}"
+        )
+    print()
+    for note in report.notes:
+        print(note)
+    if len(scales) > 1:
+        smallest, largest = min(scales), max(scales)
+        p99 = {(row.scale, row.workers, row.load): row.p99 for row in report.rows}
+        for (scale, workers, load), value in p99.items():
+            base = p99.get((smallest, workers, load))
+            if scale == largest and base and "first check" not in load:
+                print(f"flat with data: {workers} worker(s) {load}: p99 S={largest:g} / S={smallest:g} = "
+                      f"{value / base:.2f}")  # fmt: skip
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -20,9 +20,8 @@ from hypothesis import strategies as st
 from acl_service.authz.decisions import CheckTarget, Decider, Subject
 from acl_service.authz.engine import DEFAULT_POLICY_DIR, PolicyEngine
 from acl_service.authz.evaluator import AccessEvaluator
-from acl_service.authz.facts import NOTHING
 from acl_service.authz.routes import RouteTable
-from acl_service.domain import ApiKeyRef, Caller, Organization, OrganizationView
+from acl_service.domain import NOTHING, ApiKeyRef, Caller, Organization, OrganizationView
 from tests.strategies import FACT_BYTES, GeneratedOrganization, decode_organization, organizations
 
 ACTIONS = ("read", "write", "delete", "manage_access", "restrict")

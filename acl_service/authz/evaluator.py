@@ -25,14 +25,13 @@ from acl_service.authz.facts import (
     ModifyFacts,
     UserContext,
     dashboard_facts,
-    frozen,
     list_object_facts,
     object_facts,
     project_facts,
     resource_type_facts,
     user_context,
 )
-from acl_service.domain import OrganizationView, UserRef
+from acl_service.domain import OrganizationView, UserRef, frozen
 
 PROJECT = "project"
 ORGANIZATION = "organization"

@@ -5,23 +5,12 @@ hold. Every maximum, precedence and comparison over those facts is decided by th
 vector is hashable so the engine can memoize its answers.
 """
 
-from collections.abc import Hashable, Iterable
-from typing import Any, Final, TypeVar
+from typing import Final
+from uuid import UUID
 
 import msgspec
 
-from acl_service.domain import AccessControlRow, Membership, OrganizationView
-
-T = TypeVar("T", bound=Hashable)
-
-NOTHING: Final[frozenset[Any]] = frozenset()
-
-
-def frozen(values: Iterable[T]) -> frozenset[T]:
-    """`frozenset(values)`, with every empty one the same object. Fact vectors live on in memos, and
-    since Python 3.10 each empty frozenset is a new object the cycle collector has to scan."""
-    found = frozenset(values)
-    return found if found else NOTHING
+from acl_service.domain import NOTHING, Membership, OrganizationView, RowSummary, frozen
 
 
 class FeatureFacts(msgspec.Struct, frozen=True, gc=False):
@@ -279,29 +268,28 @@ class CheckFacts(msgspec.Struct, frozen=True, gc=False):
     can_modify: bool = False
 
 
+NO_ROWS: Final = RowSummary(NOTHING, {}, {})
+
+
 def applicable_rows(
-    rows: Iterable[AccessControlRow],
-    membership: Membership | None,
-    role_ids: frozenset[str] | frozenset[object],
+    rows: RowSummary, membership: Membership | None, role_ids: frozenset[UUID]
 ) -> tuple[frozenset[str], frozenset[str], bool, bool]:
-    """Split rows that apply to a user (§3.3) into (specific levels, default levels, member?, role?).
+    """Split rows by whether they apply to a user (§3.3): (specific levels, default levels, a row
+    names the membership?, a row names a role the user holds?).
 
     The caller passes rows only when AC_ON holds and role ids only when ROLES_ON holds, so every
     row handed in is of the right project and gate.
     """
-    specific: set[str] = set()
-    defaults: set[str] = set()
-    member_row = role_row = False
-    for row in rows:
-        if row.member_id is None and row.role_id is None:
-            defaults.add(row.access_level)
-        elif membership is not None and row.member_id == membership.id:
-            specific.add(row.access_level)
-            member_row = True
-        elif row.role_id is not None and row.role_id in role_ids:
-            specific.add(row.access_level)
-            role_row = True
-    return frozen(specific), frozen(defaults), member_row, role_row
+    member_levels = rows.by_member.get(membership.id) if membership is not None else None
+    specific = member_levels or NOTHING
+    role_row = False
+    if rows.by_role and role_ids:
+        for role_id in role_ids:
+            role_levels = rows.by_role.get(role_id)
+            if role_levels is not None:
+                specific = specific | role_levels
+                role_row = True
+    return specific, rows.defaults, member_levels is not None, role_row
 
 
 class UserContext(msgspec.Struct, frozen=True, gc=False):
@@ -309,12 +297,12 @@ class UserContext(msgspec.Struct, frozen=True, gc=False):
 
     user_id: int
     membership: Membership | None
-    role_ids: frozenset[object]  # role ids whose rows apply (empty unless ROLES_ON)
+    role_ids: frozenset[UUID]  # role ids whose rows apply (empty unless ROLES_ON)
 
 
 def user_context(view: OrganizationView, gates: Gates, user_id: int) -> UserContext:
     membership = view.memberships_by_user.get(user_id)
-    role_ids: frozenset[object] = (
+    role_ids: frozenset[UUID] = (
         frozen(view.role_ids_by_user.get(user_id, ()))
         if gates.roles_on and membership is not None
         else NOTHING
@@ -324,10 +312,10 @@ def user_context(view: OrganizationView, gates: Gates, user_id: int) -> UserCont
 
 def _rows(
     view: OrganizationView, gates: Gates, project_id: int, resource: str, resource_id: str | None
-) -> tuple[AccessControlRow, ...]:
+) -> RowSummary:
     if not gates.ac_on:
-        return ()
-    return view.access_rows.get((project_id, resource, resource_id), ())
+        return NO_ROWS
+    return view.row_summaries.get((project_id, resource, resource_id), NO_ROWS)
 
 
 def project_facts(
@@ -382,9 +370,7 @@ def object_facts(
         _rows(view, gates, project_id, info.parent, None), membership, user.role_ids
     )
     project_rows = _rows(view, gates, project_id, "project", str(project_id))
-    project_member_row = membership is not None and any(
-        row.member_id == membership.id for row in project_rows
-    )
+    project_member_row = membership is not None and membership.id in project_rows.by_member
     return ObjectFacts(
         resource=info.resource,
         org_level=membership.level if membership is not None else 0,
@@ -407,18 +393,16 @@ def resource_type_facts(
     wide_specific, wide_defaults, _, _ = applicable_rows(
         _rows(view, gates, project_id, info.parent, None), membership, user.role_ids
     )
-    object_specific: set[str] = set()
-    if gates.ac_on:
-        for row in view.object_rows_by_type.get((project_id, info.resource), ()):
-            is_member_row = membership is not None and row.member_id == membership.id
-            if is_member_row or (row.role_id is not None and row.role_id in user.role_ids):
-                object_specific.add(row.access_level)
+    object_rows = (
+        view.type_object_summaries.get((project_id, info.resource), NO_ROWS) if gates.ac_on else NO_ROWS
+    )
+    object_specific, _, _, _ = applicable_rows(object_rows, membership, user.role_ids)
     return ResourceTypeFacts(
         resource=info.resource,
         org_level=membership.level if membership is not None else 0,
         ac_on=gates.ac_on,
         resource_rows=frozen(wide_specific | wide_defaults),
-        object_specific=frozen(object_specific),
+        object_specific=object_specific,
     )
 
 
@@ -444,13 +428,11 @@ def list_object_facts(
     view: OrganizationView, gates: Gates, user: UserContext, project_id: int, resource: str
 ) -> dict[str, ListObjectFacts]:
     """Per object id, the applicable object rows of one type (§3.10 step 5)."""
-    grouped: dict[str, list[AccessControlRow]] = {}
-    if gates.ac_on:
-        for row in view.object_rows_by_type.get((project_id, resource), ()):
-            assert row.resource_id is not None
-            grouped.setdefault(row.resource_id, []).append(row)
     facts: dict[str, ListObjectFacts] = {}
-    for resource_id, rows in grouped.items():
+    if not gates.ac_on:
+        return facts
+    for resource_id in view.object_ids_with_rows.get((project_id, resource), ()):
+        rows = view.row_summaries[(project_id, resource, resource_id)]
         specific, defaults, _, _ = applicable_rows(rows, user.membership, user.role_ids)
         if specific or defaults:
             facts[resource_id] = ListObjectFacts(specific=specific, defaults=defaults)

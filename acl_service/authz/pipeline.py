@@ -25,10 +25,9 @@ from acl_service.authz.facts import (
     RequiredLevelFacts,
     ResolveFacts,
     ScopeFacts,
-    frozen,
 )
 from acl_service.authz.routes import INTERNAL, Route, RouteMatch
-from acl_service.domain import Caller, OrganizationView, Project
+from acl_service.domain import Caller, OrganizationView, Project, frozen
 
 PROJECT = "project"
 DASHBOARD = "dashboard"
