@@ -252,9 +252,17 @@ TABLES: Final = (
         "project_id",
         "projects",
         references=(
-            Reference(("project_id", "insight_id"), "resources", ("project_id", "resource_id"), "p.resource = 'insight'"),
             Reference(
-                ("project_id", "dashboard_id"), "resources", ("project_id", "resource_id"), "p.resource = 'dashboard'"
+                ("project_id", "insight_id"),
+                "resources",
+                ("project_id", "resource_id"),
+                "p.resource = 'insight'",
+            ),
+            Reference(
+                ("project_id", "dashboard_id"),
+                "resources",
+                ("project_id", "resource_id"),
+                "p.resource = 'dashboard'",
             ),
         ),
     ),
@@ -267,7 +275,10 @@ TABLES: Final = (
         uniques=(("project_id", "dashboard_id", "user_id"),),
         references=(
             Reference(
-                ("project_id", "dashboard_id"), "resources", ("project_id", "resource_id"), "p.resource = 'dashboard'"
+                ("project_id", "dashboard_id"),
+                "resources",
+                ("project_id", "resource_id"),
+                "p.resource = 'dashboard'",
             ),
             Reference(("user_id",), USERS, ("id",)),
         ),

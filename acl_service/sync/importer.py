@@ -30,7 +30,7 @@ from acl_service.store.writes import CHANGES_CHANNEL
 from acl_service.sync.files import TableFile, numbered_lines
 from acl_service.sync.format import ORGANIZATIONS, PERSONAL_API_KEYS, TABLES, TABLES_BY_NAME, USERS, Table
 from acl_service.sync.progress import Progress
-from acl_service.sync.validate import LevelsOf, Problem, decode_row
+from acl_service.sync.validate import LevelsOf, Problem, RowDecoder
 
 Mode = Literal["merge", "replace"]
 
@@ -84,9 +84,7 @@ def delete_stage_name(table: Table) -> str:
 
 def matching(left: str, right: str, columns: Sequence[str], others: Sequence[str] | None = None) -> str:
     """`left.a = right.a AND ...` (or `left.a = right.x` pairing `columns` with `others`)."""
-    return " AND ".join(
-        f"{left}.{a} = {right}.{b}" for a, b in zip(columns, others or columns, strict=True)
-    )
+    return " AND ".join(f"{left}.{a} = {right}.{b}" for a, b in zip(columns, others or columns, strict=True))
 
 
 def listed(alias: str, columns: Sequence[str]) -> str:
@@ -112,9 +110,7 @@ def organization_of(alias: str, table: Table) -> str:
     """SQL: the organization of the row at `alias`, looked up now."""
     if table.organization_via is None:
         return f"{alias}.{table.organization_column}"
-    return (
-        f"(SELECT organization_id FROM {table.organization_via} WHERE id = {alias}.{table.organization_column})"
-    )
+    return f"(SELECT organization_id FROM {table.organization_via} WHERE id = {alias}.{table.organization_column})"
 
 
 def replaceable(table: Table) -> bool:
@@ -147,13 +143,13 @@ def file_records(
     table_file: TableFile, levels_of: LevelsOf, problems: list[Problem], progress: Progress | None
 ) -> Iterator[tuple[Any, ...]]:
     """The valid rows of one file as staging records; a bad line adds a problem and is skipped."""
-    table = table_file.table
+    decoder = RowDecoder(table_file.table, levels_of)
     astuple = msgspec.structs.astuple
     with table_file.open() as stream:
         rows = size = 0
         for number, line in numbered_lines(stream):
             try:
-                row = decode_row(table, line, levels_of)
+                row = decoder.decode(line)
             except InvalidInput as error:
                 problems.append(Problem(table_file.name, number, error.attr, error.detail))
             else:
@@ -373,7 +369,11 @@ def replace_condition(table: Table, plan: Plan) -> str | None:
     absent = f"NOT EXISTS (SELECT FROM {stage_name(table)} s WHERE {matching('s', 't', table.key)})"
     if plan.replaces(table):
         return f"{in_named_organizations('t', table)} AND {absent}"
-    if table.name == PERSONAL_API_KEYS and plan.mode == "replace" and {USERS, PERSONAL_API_KEYS} <= plan.present:
+    if (
+        table.name == PERSONAL_API_KEYS
+        and plan.mode == "replace"
+        and {USERS, PERSONAL_API_KEYS} <= plan.present
+    ):
         # Keys belong to users, not organizations: the files are the truth for the users they list.
         return f"t.user_id IN (SELECT id FROM stage_users) AND {absent}"
     return None
@@ -436,7 +436,9 @@ async def apply_staged(conn: Connection, plan: Plan, *, samples: int = 0) -> tup
         if condition:
             record = await run_counted(conn, table, delete_sql(table, condition), samples)
             touched.organizations.update(record["orgs"] or ())
-            summaries[table.name] = TableSummary(table.name, deleted=record["updated"], samples=samples_of(record))
+            summaries[table.name] = TableSummary(
+                table.name, deleted=record["updated"], samples=samples_of(record)
+            )
 
     for table in TABLES:
         if table.name not in plan.present:
@@ -502,12 +504,19 @@ async def import_files(
             await create_staging(conn)
             problems: list[Problem] = []
             for table_file in files:
-                await copy_rows(conn, table_file.table, file_records(table_file, levels_of, problems, progress))
+                await copy_rows(
+                    conn, table_file.table, file_records(table_file, levels_of, problems, progress)
+                )
             if progress is not None:
                 progress.finish()
             if mode == "replace" and not any(f.table.name == ORGANIZATIONS for f in files):
                 problems.append(
-                    Problem(f"{ORGANIZATIONS}.ndjson", None, None, "--mode replace needs the organizations it replaces.")
+                    Problem(
+                        f"{ORGANIZATIONS}.ndjson",
+                        None,
+                        None,
+                        "--mode replace needs the organizations it replaces.",
+                    )
                 )
             if problems:
                 raise ImportRejectedError(problems)

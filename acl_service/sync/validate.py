@@ -14,7 +14,7 @@ import msgspec
 
 from acl_service.api.admin.keys import validate_scopes
 from acl_service.api.admin.resources import DEFAULT_RESTRICTION, valid_dashboard_id
-from acl_service.api.bodies import check_stored_json, decode_body
+from acl_service.api.bodies import NUL_ESCAPE, check_stored_json, decode_body, reject_nul_characters
 from acl_service.domain import SCOPE_OBJECTS
 from acl_service.errors import InvalidInput
 from acl_service.sync import format as rows
@@ -22,7 +22,8 @@ from acl_service.sync import format as rows
 LevelsOf = Callable[[str], tuple[str, ...]]
 """The access levels of a resource type (`PolicyEngine.resource_info(r).levels`)."""
 
-NOT_OBJECTS: Final = ("project", "organization")
+RESOURCE_TYPES: Final = frozenset(SCOPE_OBJECTS)
+OBJECT_TYPES: Final = RESOURCE_TYPES - {"project", "organization"}
 DASHBOARD: Final = "dashboard"
 
 
@@ -49,7 +50,7 @@ def check_dashboard_id(value: str, attr: str) -> None:
 
 
 def check_resource(row: rows.ResourceRow) -> None:
-    if row.resource not in SCOPE_OBJECTS or row.resource in NOT_OBJECTS:
+    if row.resource not in OBJECT_TYPES:
         raise invalid_choice(row.resource, "resource")
     if row.resource == DASHBOARD:
         check_dashboard_id(row.resource_id, "resource_id")
@@ -60,7 +61,7 @@ def check_resource(row: rows.ResourceRow) -> None:
 
 
 def check_access_control(row: rows.AccessControlRow, levels_of: LevelsOf) -> None:
-    if row.resource not in SCOPE_OBJECTS:
+    if row.resource not in RESOURCE_TYPES:
         raise invalid_choice(row.resource, "resource")
     if row.access_level not in levels_of(row.resource):
         raise invalid_choice(row.access_level, "access_level")
@@ -74,9 +75,7 @@ def check_row(row: msgspec.Struct, levels_of: LevelsOf) -> None:
         check_stored_json(row.hedgehog_config, "hedgehog_config")
     elif isinstance(row, rows.ResourceRow):
         check_resource(row)
-    elif isinstance(row, rows.InsightDashboardRow):
-        check_dashboard_id(row.dashboard_id, "dashboard_id")
-    elif isinstance(row, rows.DashboardPrivilegeRow):
+    elif isinstance(row, rows.InsightDashboardRow) or isinstance(row, rows.DashboardPrivilegeRow):
         check_dashboard_id(row.dashboard_id, "dashboard_id")
     elif isinstance(row, rows.AccessControlRow):
         check_access_control(row, levels_of)
@@ -84,8 +83,30 @@ def check_row(row: msgspec.Struct, levels_of: LevelsOf) -> None:
         validate_scopes(row.scopes)
 
 
-def decode_row(table: rows.Table, line: bytes, levels_of: LevelsOf) -> msgspec.Struct:
-    """The row a (non-blank) line holds; raises InvalidInput (`attr`: the field) for its first problem."""
-    row = decode_body(line, table.row)
-    check_row(row, levels_of)
-    return row
+class RowDecoder:
+    """Lines of one table into rows; one per import, since it remembers the levels it asked for."""
+
+    def __init__(self, table: rows.Table, levels_of: LevelsOf) -> None:
+        self._decoder = msgspec.json.Decoder(table.row, strict=True)
+        self._row = table.row
+        self._levels: dict[str, tuple[str, ...]] = {}
+        self._levels_of = levels_of
+
+    def levels(self, resource: str) -> tuple[str, ...]:
+        levels = self._levels.get(resource)
+        if levels is None:
+            levels = self._levels[resource] = self._levels_of(resource)
+        return levels
+
+    def decode(self, line: bytes) -> msgspec.Struct:
+        """The row a (non-blank) line holds; raises InvalidInput (`attr`: the field) for its first problem."""
+        try:
+            row: msgspec.Struct = self._decoder.decode(line)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            # Decoded again the way a request body is, for the same words in the problem.
+            decode_body(line, self._row)
+            raise InvalidInput("Invalid data.") from None  # not reached: decode_body raised
+        if NUL_ESCAPE in line:
+            reject_nul_characters(row, [])
+        check_row(row, self.levels)
+        return row
