@@ -31,6 +31,7 @@ from acl_service.api.admin.organizations import MembersController, Organizations
 from acl_service.api.admin.projects import ExplicitMembersController, ProjectsController
 from acl_service.api.admin.resources import ResourcesController
 from acl_service.api.admin.roles import RolesController
+from acl_service.api.admin.sync import sync_rows
 from acl_service.api.admin.users import UsersController
 from acl_service.api.decisions import DecisionController
 from acl_service.api.errors import EXCEPTION_HANDLERS, MAX_BODY_BYTES
@@ -99,6 +100,7 @@ def create_app(settings: Settings) -> Litestar:
             DashboardsController,
             CollaboratorsController,
             ResourcesController,
+            sync_rows,
             unknown_admin_path,
             # The docs UI loads its scripts from this package, not a CDN: the service may run offline.
             create_static_files_router(

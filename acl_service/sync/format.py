@@ -159,9 +159,13 @@ class Table:
     # the key columns of their changelog rows (as the triggers of migration 0001 write them).
     changelog_key: tuple[str, ...] = ()
     columns: tuple[str, ...] = field(init=False)
+    key_row: type[msgspec.Struct] = field(init=False)  # the key fields alone (a delete names a row so)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "columns", tuple(f.name for f in msgspec.structs.fields(self.row)))
+        fields = msgspec.structs.fields(self.row)
+        object.__setattr__(self, "columns", tuple(f.name for f in fields))
+        key_fields = [(f.name, f.type) for f in fields if f.name in self.key]
+        object.__setattr__(self, "key_row", msgspec.defstruct(f"{self.row.__name__}Key", key_fields))
 
     @property
     def file_name(self) -> str:

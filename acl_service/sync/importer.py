@@ -7,10 +7,11 @@ Order of work, all in one transaction on one connection:
    staged rows checked against each other and against the state they will produce: duplicate
    keys, references to rows that will not exist, parents in another organization. Any problem
    rolls everything back.
-3. With `acl.bulk_write` set, the per-row changelog triggers return at once; the import deletes
-   (replace mode), upserts (only rows that differ: `IS DISTINCT FROM`) and then writes the
-   changelog itself: one 'import' row per organization touched, which the fact index reloads
-   whole, and one row per user, key or project changed, which it refreshes in its global maps.
+3. Deletes (replace mode, or POST /api/sync's delete lines) run with the row triggers on, so
+   cascades into other tables are recorded row by row. Then, with `acl.bulk_write` on, the row
+   triggers queue nothing (migration 0003); the upserts write only rows that differ, and the
+   import writes the changelog itself: one 'import' row per organization touched, which the fact
+   index reloads whole, and one row per user, key or project changed, for its global maps.
 4. If nothing changed, the transaction rolls back, so a re-import takes no revision.
 
 Table and column names in the SQL built here come from `format.TABLES`, never from input.
@@ -347,19 +348,11 @@ def upsert_sql(table: Table) -> str:
 
 
 def delete_sql(table: Table, condition: str) -> str:
-    returning = [
-        "false AS inserted",
-        f"{organization_of('t', table) if table.organization_column else 'NULL::uuid'} AS org",
-        f"{key_json('t', table.key)} AS key",
-    ]
-    if table.changelog_key:
-        if table.organization_column:
-            returning.append(f"t.{table.organization_column}")
-        returning.append(f"{key_json('t', table.changelog_key)} AS log_key")
+    """Deletes run with the row triggers on: a cascade (a user's keys, an organization's projects)
+    reaches rows of other tables, and only the triggers see those."""
     return (
-        f"WITH changed AS (DELETE FROM {table.name} t WHERE {condition} RETURNING {', '.join(returning)})"
-        + (changelog_insert(table, "'delete'") if table.changelog_key else "")
-        + " "
+        f"WITH changed AS (DELETE FROM {table.name} t WHERE {condition} "
+        f"RETURNING false AS inserted, NULL::uuid AS org, {key_json('t', table.key)} AS key) "
         + summary_select("'delete'")
     )
 
@@ -412,10 +405,13 @@ def samples_of(record: asyncpg.Record) -> tuple[Change, ...]:
     return tuple(msgspec.convert(sample, Change) for sample in record["samples"] or ())
 
 
-async def apply_staged(conn: Connection, plan: Plan, *, samples: int = 0) -> tuple[int, list[TableSummary]]:
-    """Check and apply the staged rows; returns the revision taken and what changed per table."""
-    revision: int = await conn.fetchval("UPDATE acl_revision SET value = value + 1 RETURNING value")
-    await conn.execute("SET LOCAL acl.bulk_write = 'on'")
+async def apply_staged(
+    conn: Connection, plan: Plan, *, revision: int | None = None, samples: int = 0
+) -> tuple[int, list[TableSummary]]:
+    """Check and apply the staged rows in the revision given (else one taken here); returns the
+    revision and what changed per table. Raises ImportRejectedError with every problem found."""
+    if revision is None:
+        revision = await conn.fetchval("UPDATE acl_revision SET value = value + 1 RETURNING value")
     problems = await find_problems(conn, plan)
     if problems:
         raise ImportRejectedError(problems)
@@ -435,11 +431,11 @@ async def apply_staged(conn: Connection, plan: Plan, *, samples: int = 0) -> tup
         condition = " OR ".join(f"({c})" for c in conditions if c)
         if condition:
             record = await run_counted(conn, table, delete_sql(table, condition), samples)
-            touched.organizations.update(record["orgs"] or ())
             summaries[table.name] = TableSummary(
                 table.name, deleted=record["updated"], samples=samples_of(record)
             )
 
+    await conn.execute("SET LOCAL acl.bulk_write = 'on'")
     for table in TABLES:
         if table.name not in plan.present:
             continue
@@ -479,6 +475,7 @@ async def apply_staged(conn: Connection, plan: Plan, *, samples: int = 0) -> tup
         organizations,
     )
     await conn.execute("SELECT pg_notify($1, $2)", CHANGES_CHANNEL, f"{revision}:")
+    await conn.execute("SET LOCAL acl.bulk_write = 'off'")
     ordered = tuple(summaries[table.name] for table in TABLES if table.name in summaries)
     return revision, list(ordered)
 
