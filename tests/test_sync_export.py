@@ -33,7 +33,12 @@ def actions(target: dict[str, Any]) -> tuple[str, ...]:
 async def rich_world(seed: Seed) -> tuple[list[str], list[dict[str, Any]]]:
     """SPEC §8's organization with every kind of fact; returns the users and targets to check."""
     world = await seed.spec_world(
-        ["advanced_permissions", "role_based_access", "dashboard_permissioning", "project_based_permissioning"],
+        [
+            "advanced_permissions",
+            "role_based_access",
+            "dashboard_permissioning",
+            "project_based_permissioning",
+        ],
         access_control=True,
     )
     alice, bob, dan = world["alice"], world["bob"], world["dan"]

@@ -72,7 +72,9 @@ async def test_deletes_cascade_and_are_seen_by_decisions(client: Client, db_pool
     assert response.status_code == 200, response.text
     deleted = {t["table"]: t["deleted"] for t in response.json()["tables"]}
     assert deleted == {"role_memberships": 1, "users": 1}
-    checks = await client.post("/v1/check/batch", json={"checks": NOTEBOOK_CHECKS[2:3]}, headers=check_headers())
+    checks = await client.post(
+        "/v1/check/batch", json={"checks": NOTEBOOK_CHECKS[2:3]}, headers=check_headers()
+    )
     assert checks.json()["results"][0]["allowed"] is False
     alice = await client.post(
         "/v1/check", json={**NOTEBOOK_CHECKS[0], "user": str(ALICE)}, headers=check_headers()
@@ -82,12 +84,24 @@ async def test_deletes_cascade_and_are_seen_by_decisions(client: Client, db_pool
         assert await conn.fetchval("SELECT count(*) FROM organization_memberships WHERE user_id = 1") == 0
 
 
-async def test_the_first_bad_line_is_the_400_and_nothing_is_written(client: Client, db_pool: asyncpg.Pool) -> None:
+async def test_the_first_bad_line_is_the_400_and_nothing_is_written(
+    client: Client, db_pool: asyncpg.Pool
+) -> None:
     lines = upserts(directory())
     before = await revision_of(db_pool)
     cases = [
-        ({"table": "users", "op": "upsert", "row": {"id": 5, "uuid": str(BOB)}}, "Line 3: This field is required.", "required", "row__email"),
-        ({"table": "teams", "op": "upsert", "row": {}}, 'Line 3: "teams" is not a valid choice.', "invalid_choice", "table"),
+        (
+            {"table": "users", "op": "upsert", "row": {"id": 5, "uuid": str(BOB)}},
+            "Line 3: This field is required.",
+            "required",
+            "row__email",
+        ),
+        (
+            {"table": "teams", "op": "upsert", "row": {}},
+            'Line 3: "teams" is not a valid choice.',
+            "invalid_choice",
+            "table",
+        ),
         ("{", "Line 3: JSON parse error - Input data was truncated", "parse_error", None),
         (
             {"table": "projects", "op": "upsert", "row": {"id": 9, "organization_id": str(BOB), "name": "x"}},

@@ -20,7 +20,9 @@ from tests.fixtures.sync import decisions, import_folder, revision_of, write_fil
 ORG = UUID("00000000-0000-4000-8000-0000000000a1")
 OTHER_ORG = UUID("00000000-0000-4000-8000-0000000000b2")
 ALICE, BOB, CAROL = (UUID(f"0b5a0000-0000-4000-8000-00000000000{n}") for n in (1, 2, 3))
-MEMBERSHIPS = {name: UUID(f"00000000-0000-4000-8000-00000000010{n}") for n, name in enumerate(("alice", "bob", "carol"))}
+MEMBERSHIPS = {
+    name: UUID(f"00000000-0000-4000-8000-00000000010{n}") for n, name in enumerate(("alice", "bob", "carol"))
+}
 ENGINEERS = UUID("00000000-0000-4000-8000-000000000201")
 
 
@@ -193,7 +195,13 @@ async def test_bad_rows_are_reported_one_line_each_and_nothing_is_written(
         {"id": row_id(509), "project_id": 1, "resource": "project", "access_level": "editor"}
     )
     files["personal_api_keys"].append(
-        {"id": row_id(609), "user_id": 1, "label": "k", "secure_value": "phx_raw", "mask_value": "phx_...abcd"}
+        {
+            "id": row_id(609),
+            "user_id": 1,
+            "label": "k",
+            "secure_value": "phx_raw",
+            "mask_value": "phx_...abcd",
+        }
     )
     before = await revision_of(db_pool)
 
@@ -245,7 +253,8 @@ async def test_references_must_name_rows_of_the_files_or_the_service_in_the_same
         await import_folder(db_pool, write_files(tmp_path, files), levels_of)
 
     assert [str(problem) for problem in rejected.value.problems] == [
-        "access_controls.ndjson:3: organization_member_id: The membership is not in the organization of the project.",
+        "access_controls.ndjson:3: organization_member_id: "
+        "The membership is not in the organization of the project.",
         'access_controls.ndjson:4: project_id: Invalid pk "5" - object does not exist.',
         "dashboard_privileges.ndjson:2: id: Duplicate (id): the same as line 1",
         'insight_dashboards.ndjson:2: insight_id: Invalid pk "n-1" - object does not exist.',
@@ -264,7 +273,10 @@ async def test_partial_files_are_merged_with_what_the_service_holds(
 
     summary = await import_folder(db_pool, write_files(tmp_path / "second", second), levels_of)
 
-    assert [(t.table, t.inserted) for t in summary.tables] == [("organization_memberships", 3), ("projects", 1)]
+    assert [(t.table, t.inserted) for t in summary.tables] == [
+        ("organization_memberships", 3),
+        ("projects", 1),
+    ]
     assert await count(db_pool, "users") == 3
 
 
@@ -286,7 +298,9 @@ async def test_replace_deletes_what_the_files_omit_for_their_organizations_only(
     deleted = {t.table: t.deleted for t in summary.tables if t.deleted}
     assert deleted == {"access_controls": 1, "resources": 1, "personal_api_keys": 1}
     async with db_pool.acquire() as conn:
-        kept = await conn.fetch("SELECT project_id, resource_id FROM resources ORDER BY project_id, resource_id")
+        kept = await conn.fetch(
+            "SELECT project_id, resource_id FROM resources ORDER BY project_id, resource_id"
+        )
         projects = await conn.fetchval("SELECT count(*) FROM projects")
     assert [tuple(r) for r in kept] == [(1, "7"), (1, "i-1"), (2, "n-2")]
     assert projects == 2
@@ -296,7 +310,9 @@ async def test_replace_needs_the_organizations_it_replaces(
     db_pool: asyncpg.Pool, tmp_path: Path, levels_of: LevelsOf
 ) -> None:
     with pytest.raises(ImportRejectedError) as rejected:
-        await import_folder(db_pool, write_files(tmp_path, {"users": directory()["users"]}), levels_of, "replace")
+        await import_folder(
+            db_pool, write_files(tmp_path, {"users": directory()["users"]}), levels_of, "replace"
+        )
     assert [str(p) for p in rejected.value.problems] == [
         "organizations.ndjson: -: --mode replace needs the organizations it replaces."
     ]

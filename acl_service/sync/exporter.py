@@ -31,18 +31,18 @@ async def export_files(pool: asyncpg.Pool, path: Path) -> int:
     """Write the files into the directory `path` (or the `.tar.gz` it names); returns the revision."""
     if path.name.endswith((".tar.gz", ".tgz")):
         with tempfile.TemporaryDirectory(dir=path.parent) as folder:
-            revision = await export_files(pool, Path(folder))
+            exported = await export_files(pool, Path(folder))
             with tarfile.open(path, "w:gz") as tar:
                 for table in TABLES:
                     tar.add(Path(folder) / table.file_name, arcname=table.file_name)
-        return revision
-    path.mkdir(parents=True, exist_ok=True)
+        return exported
+    path.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240  (once, before any await)
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         revision: int = await conn.fetchval("SELECT value FROM acl_revision")
         for table in TABLES:
             await conn.copy_from_query(
                 export_query(table),
-                output=str(path / table.file_name),
+                output=path / table.file_name,
                 format="csv",
                 quote=UNUSED_QUOTE,
                 delimiter=UNUSED_DELIMITER,

@@ -111,7 +111,8 @@ def organization_of(alias: str, table: Table) -> str:
     """SQL: the organization of the row at `alias`, looked up now."""
     if table.organization_via is None:
         return f"{alias}.{table.organization_column}"
-    return f"(SELECT organization_id FROM {table.organization_via} WHERE id = {alias}.{table.organization_column})"
+    column = f"{alias}.{table.organization_column}"
+    return f"(SELECT organization_id FROM {table.organization_via} WHERE id = {column})"
 
 
 def replaceable(table: Table) -> bool:
@@ -186,7 +187,8 @@ def future(table: Table, plan: Plan) -> str:
     if plan.replaces(table):
         kept += f" AND NOT {in_named_organizations('t', table)}"
     if table.name in plan.deletes:
-        kept += f" AND NOT EXISTS (SELECT FROM {delete_stage_name(table)} d WHERE {matching('d', 't', table.key)})"
+        deleted = f"SELECT FROM {delete_stage_name(table)} d WHERE {matching('d', 't', table.key)}"
+        kept += f" AND NOT EXISTS ({deleted})"
     return (
         f"(SELECT {columns} FROM {stage_name(table)} UNION ALL "
         f"SELECT {listed('t', table.columns)} FROM {table.name} t WHERE {kept})"
@@ -229,17 +231,28 @@ def reference_checks(table: Table, plan: Plan) -> Iterator[Check]:
         )
 
 
+def in_project_organization(plan: Plan, child: str, column: str, parent: str, noun: str) -> Check:
+    """The row `column` names (in `parent`) must be of the organization of the child's project."""
+    projects, parents = future(TABLES_BY_NAME["projects"], plan), future(TABLES_BY_NAME[parent], plan)
+    return Check(
+        TABLES_BY_NAME[child],
+        f"SELECT c.{LINE}, '{column}', 'The {noun} is not in the organization of the project.' "
+        f"FROM stage_{child} c JOIN {projects} p ON p.id = c.project_id "
+        f"JOIN {parents} x ON x.id = c.{column} WHERE x.organization_id <> p.organization_id",
+    )
+
+
 def organization_checks(plan: Plan) -> Iterator[Check]:
     """Parents in one organization, which the API enforces for every caller (SPEC §2)."""
-    projects = future(TABLES_BY_NAME["projects"], plan)
-    memberships = future(TABLES_BY_NAME["organization_memberships"], plan)
-    roles = future(TABLES_BY_NAME["roles"], plan)
-    yield Check(
-        TABLES_BY_NAME["explicit_memberships"],
-        f"SELECT c.{LINE}, 'parent_membership_id', 'The membership is not in the organization of the project.' "
-        f"FROM stage_explicit_memberships c JOIN {projects} p ON p.id = c.project_id "
-        f"JOIN {memberships} m ON m.id = c.parent_membership_id WHERE m.organization_id <> p.organization_id",
+    yield in_project_organization(
+        plan, "explicit_memberships", "parent_membership_id", "organization_memberships", "membership"
     )
+    yield in_project_organization(
+        plan, "access_controls", "organization_member_id", "organization_memberships", "membership"
+    )
+    yield in_project_organization(plan, "access_controls", "role_id", "roles", "role")
+    roles = future(TABLES_BY_NAME["roles"], plan)
+    memberships = future(TABLES_BY_NAME["organization_memberships"], plan)
     yield Check(
         TABLES_BY_NAME["role_memberships"],
         f"SELECT c.{LINE}, 'organization_member_id', "
@@ -247,18 +260,6 @@ def organization_checks(plan: Plan) -> Iterator[Check]:
         f"FROM stage_role_memberships c JOIN {roles} r ON r.id = c.role_id "
         f"JOIN {memberships} m ON m.id = c.organization_member_id "
         "WHERE m.organization_id <> r.organization_id OR m.user_id <> c.user_id",
-    )
-    yield Check(
-        TABLES_BY_NAME["access_controls"],
-        f"SELECT c.{LINE}, 'organization_member_id', 'The membership is not in the organization of the project.' "
-        f"FROM stage_access_controls c JOIN {projects} p ON p.id = c.project_id "
-        f"JOIN {memberships} m ON m.id = c.organization_member_id WHERE m.organization_id <> p.organization_id",
-    )
-    yield Check(
-        TABLES_BY_NAME["access_controls"],
-        f"SELECT c.{LINE}, 'role_id', 'The role is not in the organization of the project.' "
-        f"FROM stage_access_controls c JOIN {projects} p ON p.id = c.project_id "
-        f"JOIN {roles} r ON r.id = c.role_id WHERE r.organization_id <> p.organization_id",
     )
 
 
@@ -301,13 +302,15 @@ def changelog_insert(table: Table, op: str) -> str:
     # Inside the importing transaction, acl_revision holds the revision it took.
     return (
         f", log AS (INSERT INTO changelog (revision, organization_id, table_name, op, row_key) "
-        f"SELECT (SELECT value FROM acl_revision), {organization}, '{table.name}', {op}, log_key FROM changed)"
+        f"SELECT (SELECT value FROM acl_revision), {organization}, '{table.name}', {op}, log_key "
+        "FROM changed)"
     )
 
 
 def summary_select(op: str) -> str:
     return (
-        "SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated, "
+        "SELECT count(*) FILTER (WHERE inserted) AS inserted, "
+        "count(*) FILTER (WHERE NOT inserted) AS updated, "
         "array_agg(DISTINCT org) FILTER (WHERE org IS NOT NULL) AS orgs, "
         f"(SELECT array_agg(jsonb_build_object('op', {op}, 'key', key)) "
         "FROM (SELECT inserted, key FROM changed LIMIT $1) AS first) AS samples FROM changed"
@@ -391,13 +394,14 @@ CONSTRAINT_ERRORS: Final = (
 
 async def run_counted(conn: Connection, table: Table, sql: str, *args: Any) -> asyncpg.Record:
     try:
-        record: asyncpg.Record = await conn.fetchrow(sql, *args)
+        record: asyncpg.Record | None = await conn.fetchrow(sql, *args)
     except CONSTRAINT_ERRORS as error:
         # A conflict the checks above do not look for (a unique name or key held by a row outside
         # the files, a key limit): the database's own words name the row.
         detail = getattr(error, "detail", None) or str(error)
         constraint = getattr(error, "constraint_name", None)
         raise ImportRejectedError([Problem(table.file_name, None, constraint, detail)]) from None
+    assert record is not None  # an aggregate always returns its row
     return record
 
 

@@ -75,7 +75,7 @@ def check_row(row: msgspec.Struct, levels_of: LevelsOf) -> None:
         check_stored_json(row.hedgehog_config, "hedgehog_config")
     elif isinstance(row, rows.ResourceRow):
         check_resource(row)
-    elif isinstance(row, rows.InsightDashboardRow) or isinstance(row, rows.DashboardPrivilegeRow):
+    elif isinstance(row, rows.InsightDashboardRow | rows.DashboardPrivilegeRow):
         check_dashboard_id(row.dashboard_id, "dashboard_id")
     elif isinstance(row, rows.AccessControlRow):
         check_access_control(row, levels_of)
