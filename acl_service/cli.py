@@ -13,6 +13,7 @@ import secrets
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib.metadata import version
@@ -47,6 +48,7 @@ from acl_service.sync.diff import drift_lines, summary_lines
 from acl_service.sync.exporter import export_files
 from acl_service.sync.files import SourceError, TableFile, table_files
 from acl_service.sync.importer import ImportRejectedError, ImportSummary, Mode, import_files
+from acl_service.sync.posthog import read_posthog
 from acl_service.sync.progress import Progress
 
 TOKEN_FILE_NAME: Final = "admin-token"
@@ -359,15 +361,20 @@ def report_problems(error: ImportRejectedError) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    if (args.path is None) == (args.from_posthog is None):
+        raise CommandError("import needs exactly one of PATH, --from-posthog DSN")
     settings = load_settings(os.environ)
-    files = read_table_files(args.path)
-    with database(settings) as dsn:
-        try:
-            summary = asyncio.run(
-                import_into(dsn, settings.policy_dir, files, args.mode, dry_run=False, samples=0)
-            )
-        except ImportRejectedError as error:
-            return report_problems(error)
+    with tempfile.TemporaryDirectory(prefix="acl-posthog-") as folder:
+        if args.from_posthog is not None:
+            asyncio.run(read_posthog(args.from_posthog, Path(folder)))
+        files = read_table_files(args.path or Path(folder))
+        with database(settings) as dsn:
+            try:
+                summary = asyncio.run(
+                    import_into(dsn, settings.policy_dir, files, args.mode, dry_run=False, samples=0)
+                )
+            except ImportRejectedError as error:
+                return report_problems(error)
     print("\n".join(summary_lines(summary)))
     return 0
 
@@ -376,7 +383,12 @@ def register_import(subparsers: "argparse._SubParsersAction[argparse.ArgumentPar
     parser = subparsers.add_parser(
         "import", help="load a directory (or .tar.gz) of <table>.ndjson files in one revision"
     )
-    parser.add_argument("path", type=Path, help="a directory or .tar.gz of <table>.ndjson files")
+    parser.add_argument("path", type=Path, nargs="?", help="a directory or .tar.gz of <table>.ndjson files")
+    parser.add_argument(
+        "--from-posthog",
+        metavar="DSN",
+        help="read PostHog's own tables from its PostgreSQL (read-only) instead of files",
+    )
     parser.add_argument(
         "--mode",
         choices=["merge", "replace"],

@@ -15,6 +15,7 @@ from typing import Final
 
 import asyncpg
 
+from acl_service.store.facts import Connection
 from acl_service.sync.format import TABLES, Table
 
 # Characters raw JSON text never holds (it escapes control characters).
@@ -25,6 +26,13 @@ UNUSED_DELIMITER: Final = "\x02"
 def export_query(table: Table) -> str:
     fields = ", ".join(f"'{column}', {column}" for column in table.columns)
     return f"SELECT json_build_object({fields}) FROM {table.name} ORDER BY {', '.join(table.key)}"
+
+
+async def write_lines(conn: Connection, query: str, path: Path) -> None:
+    """COPY the one JSON column of `query`'s rows into `path`, one line each."""
+    await conn.copy_from_query(
+        query, output=path, format="csv", quote=UNUSED_QUOTE, delimiter=UNUSED_DELIMITER
+    )
 
 
 async def export_files(pool: asyncpg.Pool, path: Path) -> int:
@@ -40,11 +48,5 @@ async def export_files(pool: asyncpg.Pool, path: Path) -> int:
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         revision: int = await conn.fetchval("SELECT value FROM acl_revision")
         for table in TABLES:
-            await conn.copy_from_query(
-                export_query(table),
-                output=path / table.file_name,
-                format="csv",
-                quote=UNUSED_QUOTE,
-                delimiter=UNUSED_DELIMITER,
-            )
+            await write_lines(conn, export_query(table), path / table.file_name)
     return revision
