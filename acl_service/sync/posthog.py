@@ -131,6 +131,7 @@ ORDER BY md5(id)::uuid""",
 
 async def read_posthog(dsn: str, path: Path) -> None:
     """Write PostHog's tables at `dsn` as import files into the directory `path`."""
+    path.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240  (once, before any await)
     conn = await asyncpg.connect(dsn)
     try:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
