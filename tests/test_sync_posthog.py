@@ -41,7 +41,8 @@ CREATE TABLE posthog_dashboardtile (id serial PRIMARY KEY, dashboard_id integer 
 CREATE TABLE ee_dashboardprivilege (id uuid PRIMARY KEY, dashboard_id integer NOT NULL,
     user_id integer NOT NULL, level smallint NOT NULL);
 CREATE TABLE ee_accesscontrol (id uuid PRIMARY KEY, team_id integer NOT NULL,
-    access_level varchar(32) NOT NULL, resource varchar(32) NOT NULL, resource_id varchar(36), organization_member_id uuid, role_id uuid,
+    access_level varchar(32) NOT NULL, resource varchar(32) NOT NULL, resource_id varchar(36),
+    organization_member_id uuid, role_id uuid,
     created_by_id integer);
 CREATE TABLE posthog_personalapikey (id varchar(50) PRIMARY KEY, user_id integer NOT NULL,
     label varchar(40) NOT NULL, value varchar(50), mask_value varchar(11), secure_value varchar(300),
