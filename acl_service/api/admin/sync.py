@@ -12,10 +12,17 @@ from typing import Any, Literal
 import msgspec
 from litestar import Request, Response, post
 from litestar.datastructures import State
-from litestar.status_codes import HTTP_200_OK
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.status_codes import (
+    HTTP_200_OK,
+    HTTP_400_BAD_REQUEST,
+    HTTP_401_UNAUTHORIZED,
+    HTTP_403_FORBIDDEN,
+)
 
 from acl_service.api.admin.context import AdminRequest, admin_request
 from acl_service.api.bodies import decode_body
+from acl_service.api.errors import ErrorEnvelope
 from acl_service.errors import InvalidInput
 from acl_service.sync.format import TABLES, TABLES_BY_NAME, Table
 from acl_service.sync.importer import (
@@ -113,11 +120,21 @@ async def stage(admin: AdminRequest, lines: StagedLines) -> None:
         )
 
 
-@post("/api/sync", status_code=HTTP_200_OK, tags=["sync"])
+@post(
+    "/api/sync",
+    status_code=HTTP_200_OK,
+    tags=["sync"],
+    responses={
+        HTTP_400_BAD_REQUEST: ResponseSpec(ErrorEnvelope, description="The first bad line; nothing written"),
+        HTTP_401_UNAUTHORIZED: ResponseSpec(ErrorEnvelope, description="No or an unknown token"),
+        HTTP_403_FORBIDDEN: ResponseSpec(ErrorEnvelope, description="Not a system call"),
+    },
+)
 async def sync_rows(request: Request[Any, Any, State]) -> Response[SyncResponse]:
     """Apply a batch of row upserts and deletes in one revision (system calls only).
 
-    The body is NDJSON, one `{"table", "op", "row"}` object per line (at most 16 MiB). 200: the
+    The body is NDJSON (`application/x-ndjson`), one `{"table", "op", "row"}` object per line, at
+    most 16 MiB; it is read raw, not as one JSON document, so it has no schema here. 200: the
     counts per table and the revision (null when nothing changed). 400: the first bad line,
     nothing written. 401: no or an unknown token. 403: not a system call.
     """
