@@ -3,9 +3,9 @@
 For each scale S (`--scales`, default 1,10: S=1 ~195k rows, S=10 ~1.95M rows of bench/dataset.py):
 1. Writes the dataset as `<table>.ndjson` files in a temporary folder and creates a fresh migrated
    database on the PostgreSQL of `--dsn` (default: the local one on 127.0.0.1:5432).
-2. Starts `acl-service serve` (1 worker) on it and, from a thread of this process, sends
-   `/v1/check` requests one after another for users of the dataset (401s until their rows exist).
-3. Runs `acl-service import DIR` (wall seconds, peak RSS of the import process), then the same
+2. Starts `acl-service serve` (1 worker) on it and, from a thread of this process, sends 50
+   `/v1/check` requests a second for users of the dataset (401s until their rows exist).
+3. Runs `acl-service import DIR` (wall seconds, peak RSS of the command, polled), then the same
    import again (a no-op: no new revision), then `acl-service export DIR2`; the decision latency
    p99 is reported separately for the time of each import.
 Drops the database at the end. The machine this runs on matters: run it on a quiet one.
@@ -30,6 +30,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
+import psutil
 from dataset import COLUMNS, Dataset, build_dataset  # bench/dataset.py
 from decisions import LOCAL_DSN, database_dsn, free_port, percentile, wait_ready  # bench/decisions.py
 
@@ -38,6 +39,8 @@ from acl_service.migrate import apply_migrations
 BIN_DIR = Path(sys.executable).parent
 ADMIN_TOKEN = "bench-admin-token"
 CHECK_TOKEN = "bench-check-token"
+CHECKS_PER_SECOND = 50
+RSS_POLL_SECONDS = 0.1
 
 
 def write_files(tables: dict[str, list[tuple[Any, ...]]], folder: Path) -> int:
@@ -72,7 +75,8 @@ def check_bodies(rng: random.Random, data: Dataset, count: int) -> list[bytes]:
 
 
 class Checker(threading.Thread):
-    """Sends checks one after another; `window()` collects the latencies of a span of time."""
+    """Sends paced checks (`CHECKS_PER_SECOND`, as an API server's steady traffic, not a load test
+    that would take the CPU from the import); `window()` collects the latencies of a span of time."""
 
     def __init__(self, port: int, bodies: list[bytes]) -> None:
         super().__init__(daemon=True)
@@ -94,6 +98,7 @@ class Checker(threading.Thread):
             if response.status not in (200, 401):
                 self._failures += 1
             index += 1
+            self._stopping.wait(max(0.0, 1 / CHECKS_PER_SECOND - (time.perf_counter() - started)))
 
     @contextlib.contextmanager
     def window(self) -> Iterator[dict[str, float]]:
@@ -112,17 +117,28 @@ class Checker(threading.Thread):
 
 
 def run_command(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB) and stdout of one acl-service command."""
+    """Wall seconds, peak RSS (MB, polled) and stdout of one acl-service command.
+
+    Polled rather than wait4's ru_maxrss: a forked child starts with its parent's peak, and this
+    process holds the whole dataset.
+    """
     started = time.perf_counter()
     process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert process.stdout is not None
-    output = process.stdout.read().decode()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
+    watched = psutil.Process(process.pid)
+    peak = 0
+    output: list[bytes] = []
+    reader = threading.Thread(target=lambda: output.append(process.stdout.read() if process.stdout else b""))
+    reader.start()
+    while process.poll() is None:
+        with contextlib.suppress(psutil.Error):
+            peak = max(peak, watched.memory_info().rss)
+        time.sleep(RSS_POLL_SECONDS)
+    reader.join()
     seconds = time.perf_counter() - started
+    text = b"".join(output).decode()
     if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} exited with {process.returncode}:\n{output}")
-    return seconds, usage.ru_maxrss / 1024, output
+        raise RuntimeError(f"{' '.join(args)} exited with {process.returncode}:\n{text}")
+    return seconds, peak / 2**20, text
 
 
 @contextlib.contextmanager
