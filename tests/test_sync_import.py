@@ -368,3 +368,23 @@ async def test_decisions_keep_answering_while_an_import_runs(
         summary = await importing
     assert answered > 0
     assert {t.table: t.inserted for t in summary.tables}["resources"] == 20_000
+
+
+async def test_a_row_that_collides_with_another_row_of_the_service_is_refused_by_its_key(
+    db_pool: asyncpg.Pool, tmp_path: Path, levels_of: LevelsOf
+) -> None:
+    await import_folder(db_pool, write_files(tmp_path / "first", directory()), levels_of)
+    before = await revision_of(db_pool)
+    # Bob's membership again, under another id: the service already has one for him.
+    membership = {"id": row_id(199), "organization_id": str(ORG), "user_id": 2}
+
+    with pytest.raises(ImportRejectedError) as rejected:
+        await import_folder(
+            db_pool, write_files(tmp_path / "second", {"organization_memberships": [membership]}), levels_of
+        )
+
+    assert [str(problem) for problem in rejected.value.problems] == [
+        "organization_memberships.ndjson: organization_memberships_organization_id_user_id_key: "
+        f"Key (organization_id, user_id)=({ORG}, 2) already exists."
+    ]
+    assert await revision_of(db_pool) == before
