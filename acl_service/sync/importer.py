@@ -180,15 +180,22 @@ class Plan:
         return self.mode == "replace" and table.name in self.present and replaceable(table)
 
 
+def surviving(table: Table, plan: Plan, alias: str) -> str:
+    """SQL: the live row at `alias` is not deleted by this import (replace mode, delete lines)."""
+    conditions = ["true"]
+    if plan.replaces(table):
+        conditions.append(f"NOT {in_named_organizations(alias, table)}")
+    if table.name in plan.deletes:
+        deleted = f"SELECT FROM {delete_stage_name(table)} d WHERE {matching('d', alias, table.key)}"
+        conditions.append(f"NOT EXISTS ({deleted})")
+    return " AND ".join(conditions)
+
+
 def future(table: Table, plan: Plan) -> str:
     """SQL: the rows `table` will hold once the import is applied (before cascades)."""
     columns = ", ".join(table.columns)
     kept = f"NOT EXISTS (SELECT FROM {stage_name(table)} s WHERE {matching('s', 't', table.key)})"
-    if plan.replaces(table):
-        kept += f" AND NOT {in_named_organizations('t', table)}"
-    if table.name in plan.deletes:
-        deleted = f"SELECT FROM {delete_stage_name(table)} d WHERE {matching('d', 't', table.key)}"
-        kept += f" AND NOT EXISTS ({deleted})"
+    kept += f" AND {surviving(table, plan, 't')}"
     return (
         f"(SELECT {columns} FROM {stage_name(table)} UNION ALL "
         f"SELECT {listed('t', table.columns)} FROM {table.name} t WHERE {kept})"
@@ -223,11 +230,14 @@ def reference_checks(table: Table, plan: Plan) -> Iterator[Check]:
         if reference.where:
             condition += f" AND {reference.where}"
         column = reference.columns[-1]
+        # The staged parents first: a reference they hold never probes the table.
         yield Check(
             table,
             f"SELECT c.{LINE}, '{column}', 'Invalid pk \"' || c.{column} || '\" - object does not exist.' "
             f"FROM {stage_name(table)} c WHERE {present} "
-            f"AND NOT EXISTS (SELECT FROM {future(parent, plan)} p WHERE {condition})",
+            f"AND NOT EXISTS (SELECT FROM {stage_name(parent)} p WHERE {condition}) "
+            f"AND NOT EXISTS (SELECT FROM {parent.name} p "
+            f"WHERE {condition} AND {surviving(parent, plan, 'p')})",
         )
 
 
