@@ -327,7 +327,12 @@ def summary_select(op: str) -> str:
     )
 
 
-def upsert_sql(table: Table) -> str:
+def sample_key(table: Table, samples: int) -> str:
+    """The key of a changed row, built only when the caller lists changes (a JSON value a row)."""
+    return f"{key_json('t', table.key)} AS key" if samples else "NULL::jsonb AS key"
+
+
+def upsert_sql(table: Table, samples: int) -> str:
     """Update the rows that differ, insert the new ones; unchanged rows are not touched at all.
 
     Two statements' worth rather than INSERT ... ON CONFLICT: a speculative insertion per row cost
@@ -335,7 +340,7 @@ def upsert_sql(table: Table) -> str:
     writer holds the revision lock this import holds.
     """
     organization = f"t.{table.organization_column}" if table.organization_column else "NULL::uuid"
-    returning = [f"{organization} AS org", f"{key_json('t', table.key)} AS key"]
+    returning = [f"{organization} AS org", sample_key(table, samples)]
     if table.changelog_key:
         if table.organization_column:
             returning.append(f"t.{table.organization_column}")
@@ -365,12 +370,12 @@ def upsert_sql(table: Table) -> str:
     )
 
 
-def delete_sql(table: Table, condition: str) -> str:
+def delete_sql(table: Table, condition: str, samples: int) -> str:
     """Deletes run with the row triggers on: a cascade (a user's keys, an organization's projects)
     reaches rows of other tables, and only the triggers see those."""
     return (
         f"WITH changed AS (DELETE FROM {table.name} t WHERE {condition} "
-        f"RETURNING false AS inserted, NULL::uuid AS org, {key_json('t', table.key)} AS key) "
+        f"RETURNING false AS inserted, NULL::uuid AS org, {sample_key(table, samples)}) "
         + summary_select("'delete'")
     )
 
@@ -449,7 +454,7 @@ async def apply_staged(
             )
         condition = " OR ".join(f"({c})" for c in conditions if c)
         if condition:
-            record = await run_counted(conn, table, delete_sql(table, condition), samples)
+            record = await run_counted(conn, table, delete_sql(table, condition, samples), samples)
             summaries[table.name] = TableSummary(
                 table.name, deleted=record["updated"], samples=samples_of(record)
             )
@@ -458,7 +463,7 @@ async def apply_staged(
     for table in TABLES:
         if table.name not in plan.present:
             continue
-        record = await run_counted(conn, table, upsert_sql(table), samples)
+        record = await run_counted(conn, table, upsert_sql(table, samples), samples)
         touched.add(table, record["orgs"] or ())
         staged: int = await conn.fetchval(f"SELECT count(*) FROM {stage_name(table)}")
         deleted = summaries.get(table.name, TableSummary(table.name))
