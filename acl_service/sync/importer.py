@@ -37,6 +37,7 @@ Mode = Literal["merge", "replace"]
 
 # Past this many, more problems of one kind would only bury the first ones.
 MAX_PROBLEMS_PER_CHECK: Final = 100
+PROGRESS_EVERY_ROWS: Final = 10_000
 LINE: Final = "line"
 
 
@@ -158,7 +159,7 @@ def file_records(
                 yield (*astuple(row), number)
             rows += 1
             size += len(line)
-            if rows == 10_000 and progress is not None:
+            if rows == PROGRESS_EVERY_ROWS and progress is not None:
                 progress.advance(rows, size)
                 rows = size = 0
         if progress is not None:
@@ -170,7 +171,8 @@ def file_records(
 
 @dataclass(slots=True)
 class Plan:
-    """What one import applies: the tables it has rows for, how, and for which organizations."""
+    """What one import applies: the tables it has rows for, and how (a replace covers the
+    organizations of the staged organizations.ndjson)."""
 
     mode: Mode
     present: frozenset[str]
