@@ -33,6 +33,7 @@ from acl_service.api.admin.organizations import MembersController, Organizations
 from acl_service.api.admin.projects import ExplicitMembersController, ProjectsController
 from acl_service.api.admin.resources import ResourcesController
 from acl_service.api.admin.roles import RolesController
+from acl_service.api.admin.sync import sync_rows
 from acl_service.api.admin.users import UsersController
 from acl_service.api.changes import ChangeFeedController
 from acl_service.api.decisions import DecisionController
@@ -124,6 +125,7 @@ def create_app(settings: Settings) -> Litestar:
             CollaboratorsController,
             ResourcesController,
             ActivityController,
+            sync_rows,
             unknown_admin_path,
             inspector_router(),
             # The docs UI loads its scripts from this package, not a CDN: the service may run offline.

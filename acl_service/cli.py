@@ -1,4 +1,5 @@
-"""`acl-service serve | migrate | changelog prune | reset | policy test | explain | version`.
+"""`acl-service serve | migrate | changelog prune | reset | policy test | explain | import | export |
+diff | version`.
 
 Each subcommand is one `register_*` function (its arguments, `run=` its implementation) listed in
 `SUBCOMMANDS`. Settings are read from the environment once, by the subcommands that need them.
@@ -51,6 +52,12 @@ from acl_service.store.changelog import PruneResult, prune_changelog
 from acl_service.store.embedded import DataFolderInUseError, EmbeddedPostgres, EmbeddedPostgresError
 from acl_service.store.facts import load_organization_view, load_project, load_user_by_uuid
 from acl_service.store.pool import create_pool
+from acl_service.sync.diff import drift_lines, summary_lines
+from acl_service.sync.exporter import export_files
+from acl_service.sync.files import SourceError, TableFile, table_files
+from acl_service.sync.importer import ImportRejectedError, ImportSummary, Mode, import_files
+from acl_service.sync.posthog import read_posthog
+from acl_service.sync.progress import Progress
 
 TOKEN_FILE_NAME: Final = "admin-token"
 EXIT_FAILURE: Final = 1
@@ -391,6 +398,134 @@ def register_reset(subparsers: "argparse._SubParsersAction[argparse.ArgumentPars
     parser.set_defaults(run=run_reset)
 
 
+# --- import, export, diff --------------------------------------------------------------------
+
+
+async def import_into(
+    dsn: str, policy_dir: Path, files: list[TableFile], mode: Mode, *, dry_run: bool, samples: int
+) -> ImportSummary:
+    engine = PolicyEngine.load(policy_dir)
+    progress = Progress(sum(file.size for file in files))
+    pool = await create_pool(dsn, min_size=1, max_size=1)
+    try:
+        return await import_files(
+            pool,
+            files,
+            mode,
+            lambda resource: engine.resource_info(resource).levels,
+            progress=progress,
+            dry_run=dry_run,
+            samples=samples,
+        )
+    finally:
+        await pool.close()
+
+
+def read_table_files(path: Path) -> list[TableFile]:
+    try:
+        return table_files(path)
+    except SourceError as error:
+        raise CommandError(str(error)) from None
+
+
+def report_problems(error: ImportRejectedError) -> int:
+    for problem in error.problems:
+        print(problem, file=sys.stderr)
+    print(f"acl-service: {error}", file=sys.stderr)
+    return EXIT_FAILURE
+
+
+def run_import(args: argparse.Namespace) -> int:
+    if (args.path is None) == (args.from_posthog is None):
+        raise CommandError("import needs exactly one of PATH, --from-posthog DSN")
+    settings = load_settings(os.environ)
+    with tempfile.TemporaryDirectory(prefix="acl-posthog-") as folder:
+        if args.from_posthog is not None:
+            asyncio.run(read_posthog(args.from_posthog, Path(folder)))
+        files = read_table_files(args.path or Path(folder))
+        with database(settings) as dsn:
+            try:
+                summary = asyncio.run(
+                    import_into(dsn, settings.policy_dir, files, args.mode, dry_run=False, samples=0)
+                )
+            except ImportRejectedError as error:
+                return report_problems(error)
+    print("\n".join(summary_lines(summary)))
+    return 0
+
+
+def register_import(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = subparsers.add_parser(
+        "import", help="load a directory (or .tar.gz) of <table>.ndjson files in one revision"
+    )
+    parser.add_argument("path", type=Path, nargs="?", help="a directory or .tar.gz of <table>.ndjson files")
+    parser.add_argument(
+        "--from-posthog",
+        metavar="DSN",
+        help="read PostHog's own tables from its PostgreSQL (read-only) instead of files",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=["merge", "replace"],
+        default="merge",
+        help="merge: upsert, keep rows not in the files (default); replace: also delete the rows of"
+        " the organizations in organizations.ndjson that the files do not list",
+    )
+    parser.set_defaults(run=run_import)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    settings = load_settings(os.environ)
+
+    async def export(dsn: str) -> int:
+        pool = await create_pool(dsn, min_size=1, max_size=1)
+        try:
+            return await export_files(pool, args.path)
+        finally:
+            await pool.close()
+
+    with database(settings) as dsn:
+        revision = asyncio.run(export(dsn))
+    print(f"exported revision {revision} to {args.path}")
+    return 0
+
+
+def register_export(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = subparsers.add_parser("export", help="write every table as <table>.ndjson (the import format)")
+    parser.add_argument("path", type=Path, help="a directory, or a path ending in .tar.gz")
+    parser.set_defaults(run=run_export)
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    settings = load_settings(os.environ)
+    files = read_table_files(args.path)
+    with database(settings) as dsn:
+        try:
+            summary = asyncio.run(
+                import_into(dsn, settings.policy_dir, files, args.mode, dry_run=True, samples=args.limit)
+            )
+        except ImportRejectedError as error:
+            return report_problems(error)
+    print("\n".join(drift_lines(summary)))
+    return EXIT_FAILURE if summary.changed else 0
+
+
+def register_diff(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = subparsers.add_parser(
+        "diff", help="compare <table>.ndjson files with the service's state; exit 1 on drift"
+    )
+    parser.add_argument("path", type=Path, help="a directory or .tar.gz of <table>.ndjson files")
+    parser.add_argument(
+        "--mode",
+        choices=["merge", "replace"],
+        default="replace",
+        help="replace: rows the service holds for the files' organizations but the files do not list"
+        " are drift (default); merge: only rows of the files count",
+    )
+    parser.add_argument("--limit", type=int, default=20, help="rows listed per table (default 20)")
+    parser.set_defaults(run=run_diff)
+
+
 # --- entry point -----------------------------------------------------------------------------
 
 
@@ -487,6 +622,9 @@ SUBCOMMANDS: Final[list[Callable[["argparse._SubParsersAction[argparse.ArgumentP
     register_changelog,
     register_reset,
     register_explain,
+    register_import,
+    register_export,
+    register_diff,
 ]
 
 

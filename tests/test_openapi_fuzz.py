@@ -9,6 +9,7 @@ so that requests get past the 404s into the handlers. Each answer must not be a 
 (`response_schema_conformance`). Failures are collected over all operations and reported together.
 """
 
+import json
 import socket
 import threading
 import time
@@ -43,6 +44,12 @@ MIN_REVISION = "min_revision"
 EVENT_STREAM = "text/event-stream"
 # Body fields that name seeded objects.
 BODY_FIELDS = frozenset({"user_uuid", "user", "organization", "organization_member", "role", "project_id"})
+
+
+@schemathesis.serializer("application/x-ndjson")
+def one_ndjson_line(_: object, value: Any) -> bytes:
+    """POST /api/sync documents one line of its NDJSON body: each example is sent as a one-line body."""
+    return json.dumps(value).encode() + b"\n"
 
 
 @dataclass
