@@ -9,22 +9,24 @@ the users (at least 100) are its own, so at S = 10 it has 100,000 objects and 2,
 the others keep about 1,000 objects and 100 members each, the same as at S = 1.
 
 `build_dataset` returns the rows per table (columns as `COLUMNS` names them) and a `Dataset` index the
-workloads draw from; `load_dataset` COPYs them into a migrated database inside write transactions,
-so the triggers and the changelog run as for any write.
+workloads draw from; `write_files` writes them in `acl-service import`'s format and `load_dataset`
+imports them into a migrated database as an adopter would.
 """
 
 import hashlib
 import json
+import os
 import random
 import string
+import subprocess
+import sys
+import tempfile
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-import asyncpg
-
-from acl_service.store.pool import create_pool
-from acl_service.store.writes import write_transaction
+import msgspec
 
 ORGANIZATIONS = 100
 USERS = 10_000
@@ -246,31 +248,29 @@ def access_rows(
     ]
 
 
-async def load_dataset(dsn: str, tables: Tables) -> None:
-    pool = await create_pool(dsn)
-    try:
-        for table, columns in COLUMNS.items():
-            rows = tables[table]
-            if table == "organizations":
-                # jsonb through the pool's codec: executemany, not COPY's binary format.
-                async with write_transaction(pool) as tx:
-                    await tx.conn.executemany(
-                        """INSERT INTO organizations (id, name, available_product_features)
-                           VALUES ($1, $2, $3)""",
-                        [(row[0], row[1], json.loads(row[2])) for row in rows],
-                    )
-                continue
-            async with write_transaction(pool) as tx:
-                await tx.conn.copy_records_to_table(table, records=rows, columns=columns)
-        await analyze(dsn)
-    finally:
-        await pool.close()
+def write_files(tables: Tables, folder: Path) -> int:
+    """The dataset as `acl-service import` files, NDJSON, one per table; returns the number of rows."""
+    encoder = msgspec.json.Encoder()
+    rows = 0
+    for table, columns in COLUMNS.items():
+        with (folder / f"{table}.ndjson").open("wb") as file:
+            for values in tables[table]:
+                row = dict(zip(columns, values, strict=True))
+                if table == "organizations":
+                    row["available_product_features"] = json.loads(row["available_product_features"])
+                file.write(encoder.encode(row) + b"\n")
+                rows += 1
+    return rows
 
 
-async def analyze(dsn: str) -> None:
-    """Fresh planner statistics: a bulk load leaves the tables looking empty to the planner."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute("ANALYZE")
-    finally:
-        await conn.close()
+def load_dataset(dsn: str, tables: Tables) -> None:
+    """`acl-service import` of the dataset into a migrated database: COPY into staging tables, then
+    one transaction, one revision, as an adopter brings a directory in. It runs ANALYZE after."""
+    with tempfile.TemporaryDirectory(prefix="acl-bench-dataset-") as folder:
+        write_files(tables, Path(folder))
+        subprocess.run(
+            [str(Path(sys.executable).parent / "acl-service"), "import", folder],
+            env={**os.environ, "ACL_DATABASE_URL": dsn},
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )

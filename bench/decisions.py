@@ -8,10 +8,10 @@ wrk on loopback.
 Needs wrk (apt-get install -y wrk). For each scale S (default 1):
 1. Creates a fresh database on the server of `--dsn` (default: the local PostgreSQL on 127.0.0.1:5432
    if it answers, else an embedded one in a temporary folder) and runs `acl-service migrate` on it.
-2. Bulk-loads bench/dataset.py's directory at S by COPY (inside write transactions, so triggers and
-   the changelog run as for any write), then ANALYZE. S = 1 is 100 organizations, 10,000 users,
-   1,000 projects and 100,000 dashboards and resources (about 190,000 rows); S = 10 is ten times
-   that, with one organization of 100,000 objects and 2,000 members.
+2. Loads bench/dataset.py's directory at S with `acl-service import` (COPY into staging tables,
+   one revision, ANALYZE after). S = 1 is 100 organizations, 10,000 users, 1,000 projects and
+   100,000 dashboards and resources (about 190,000 rows); S = 10 is ten times that, with one
+   organization of 100,000 objects and 2,000 members.
 3. For each worker count: starts `acl-service serve` (ACL_DATABASE_URL, ACL_SERVICE_TOKENS), waits
    for /readyz, and times the first check in the largest organization and in 20 ordinary ones (each
    loads its organization into the index). Then warms up fully (every organization loaded in every
@@ -211,20 +211,25 @@ def run_wrk_paced(
     return run_wrk(port, connections, duration, script, bodies, cycle_ms - max(0.0, latency_ms))
 
 
-def run_batches(port: int, batches: list[bytes]) -> list[float]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+def timed_posts(port: int, path: str, bodies: list[bytes]) -> list[float]:
+    """ms per POST of each body to `path`, one after another on one keep-alive connection."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     timings = []
-    for body in batches:
+    for body in bodies:
         started = time.perf_counter()
-        connection.request("POST", "/v1/check/batch", body=body, headers=headers)
+        connection.request("POST", path, body=body, headers=headers)
         response = connection.getresponse()
         payload = response.read()
         timings.append((time.perf_counter() - started) * 1000)
         if response.status != 200:
-            raise RuntimeError(f"batch answered {response.status}: {payload[:300]!r}")
+            raise RuntimeError(f"{path} answered {response.status}: {payload[:300]!r}")
     connection.close()
     return timings
+
+
+def run_batches(port: int, batches: list[bytes]) -> list[float]:
+    return timed_posts(port, "/v1/check/batch", batches)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -336,29 +341,16 @@ def benchmark_database(server_url: str, keep: bool, scale: float = 1.0) -> Itera
     workload drawn from it (the same seed, so the same numbers, every run); dropped at exit unless
     `keep`."""
     rng = random.Random(20_251_126)
-    database = f"acl_bench_{secrets.token_hex(4)}"
-    dsn = database_dsn(server_url, database)
-
-    async def execute(statement: str) -> None:
-        conn = await asyncpg.connect(server_url)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    started = time.perf_counter()
-    asyncio.run(execute(f'CREATE DATABASE "{database}"'))
-    try:
-        env = {**os.environ, "ACL_DATABASE_URL": dsn}
-        subprocess.run([str(BIN_DIR / "acl-service"), "migrate"], env=env, check=True, capture_output=True)
+    with fresh_database(server_url, "acl_bench", keep) as dsn:
+        started = time.perf_counter()
         data, tables = build_dataset(rng, scale)
         built = time.perf_counter()
-        asyncio.run(load_dataset(dsn, tables))
+        load_dataset(dsn, tables)
         loaded = time.perf_counter()
         del tables
         largest = data.organizations[0]
         print(
-            f"S={scale:g}, database {database}: built in {built - started:.1f} s, loaded in "
+            f"S={scale:g}: built in {built - started:.1f} s, loaded in "
             f"{loaded - built:.1f} s; largest organization: {data.object_count(largest):,} objects, "
             f"{len(data.members[largest]):,} members"
         )
@@ -380,26 +372,35 @@ def benchmark_database(server_url: str, keep: bool, scale: float = 1.0) -> Itera
                 ],
             ),
         )
+
+
+@contextlib.contextmanager
+def fresh_database(server_url: str, prefix: str, keep: bool = False) -> Iterator[str]:
+    """The DSN of a new database on `server_url`, migrated by `acl-service migrate` as a user would;
+    dropped at exit unless `keep`."""
+    database = f"{prefix}_{secrets.token_hex(4)}"
+    dsn = database_dsn(server_url, database)
+
+    async def execute(statement: str) -> None:
+        conn = await asyncpg.connect(server_url)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(execute(f'CREATE DATABASE "{database}"'))
+    try:
+        env = {**os.environ, "ACL_DATABASE_URL": dsn}
+        subprocess.run([str(BIN_DIR / "acl-service"), "migrate"], env=env, check=True, capture_output=True)
+        print(f"database {database}")
+        yield dsn
     finally:
         if not keep:
             asyncio.run(execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
 
 
 def timed_checks(port: int, bodies: list[bytes]) -> list[float]:
-    """ms per `/v1/check`, one after another on one connection."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-    timings = []
-    for body in bodies:
-        started = time.perf_counter()
-        connection.request("POST", "/v1/check", body=body, headers=headers)
-        response = connection.getresponse()
-        payload = response.read()
-        timings.append((time.perf_counter() - started) * 1000)
-        if response.status != 200:
-            raise RuntimeError(f"check answered {response.status}: {payload[:300]!r}")
-    connection.close()
-    return timings
+    return timed_posts(port, "/v1/check", bodies)
 
 
 def warm_every_worker(port: int, bodies: list[bytes], workers: int) -> None:

@@ -12,13 +12,11 @@ Drops the database at the end. The machine this runs on matters: run it on a qui
 """
 
 import argparse
-import asyncio
 import contextlib
 import http.client
 import json
 import os
 import random
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -28,34 +26,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-import msgspec
 import psutil
-from dataset import COLUMNS, Dataset, build_dataset  # bench/dataset.py
-from decisions import LOCAL_DSN, database_dsn, free_port, percentile, wait_ready  # bench/decisions.py
-
-from acl_service.migrate import apply_migrations
+from dataset import Dataset, build_dataset, write_files  # bench/dataset.py
+from decisions import LOCAL_DSN, free_port, fresh_database, percentile, wait_ready  # bench/decisions.py
 
 BIN_DIR = Path(sys.executable).parent
 ADMIN_TOKEN = "bench-admin-token"
 CHECK_TOKEN = "bench-check-token"
 CHECKS_PER_SECOND = 50
 RSS_POLL_SECONDS = 0.1
-
-
-def write_files(tables: dict[str, list[tuple[Any, ...]]], folder: Path) -> int:
-    """The dataset as NDJSON files, one per table; returns the number of rows."""
-    encoder = msgspec.json.Encoder()
-    rows = 0
-    for table, columns in COLUMNS.items():
-        with (folder / f"{table}.ndjson").open("wb") as file:
-            for values in tables[table]:
-                row = dict(zip(columns, values, strict=True))
-                if table == "organizations":
-                    row["available_product_features"] = json.loads(row["available_product_features"])
-                file.write(encoder.encode(row) + b"\n")
-                rows += 1
-    return rows
 
 
 def check_bodies(rng: random.Random, data: Dataset, count: int) -> list[bytes]:
@@ -156,40 +135,13 @@ def run_command(args: list[str], env: dict[str, str]) -> tuple[float, float, str
     return seconds, peak / 2**20, text
 
 
-@contextlib.contextmanager
-def benchmark_database(server_url: str) -> Iterator[str]:
-    database = f"acl_bench_sync_{secrets.token_hex(4)}"
-
-    async def execute(statement: str) -> None:
-        conn = await asyncpg.connect(server_url)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    async def migrate(dsn: str) -> None:
-        conn = await asyncpg.connect(dsn)
-        try:
-            await apply_migrations(conn)
-        finally:
-            await conn.close()
-
-    asyncio.run(execute(f'CREATE DATABASE "{database}"'))
-    dsn = database_dsn(server_url, database)
-    try:
-        asyncio.run(migrate(dsn))
-        yield dsn
-    finally:
-        asyncio.run(execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-
-
 def measure(scale: float, server_url: str) -> dict[str, Any]:
     rng = random.Random(20_251_203)
     data, tables = build_dataset(rng, scale)
     report: dict[str, Any] = {"scale": scale}
     with (
         tempfile.TemporaryDirectory(prefix="acl-bench-sync-") as folder,
-        benchmark_database(server_url) as dsn,
+        fresh_database(server_url, "acl_bench_sync") as dsn,
     ):
         files, exported = Path(folder) / "files", Path(folder) / "exported"
         files.mkdir()

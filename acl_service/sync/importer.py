@@ -38,6 +38,7 @@ Mode = Literal["merge", "replace"]
 # Past this many, more problems of one kind would only bury the first ones.
 MAX_PROBLEMS_PER_CHECK: Final = 100
 PROGRESS_EVERY_ROWS: Final = 10_000
+ANALYZE_AFTER_ROWS: Final = 1_000  # rows inserted or deleted in a table
 LINE: Final = "line"
 
 
@@ -557,4 +558,9 @@ async def import_files(
             await transaction.rollback()
             return msgspec.structs.replace(summary, revision=None)
         await transaction.commit()
+        # A bulk load leaves the planner's statistics describing the tables before it, and the
+        # fact index's per-organization queries must stay index-backed at any size (issue 12).
+        for table in summary.tables:
+            if table.inserted + table.deleted >= ANALYZE_AFTER_ROWS:
+                await conn.execute(f"ANALYZE {table.table}")  # a name of format.TABLES, not input
         return summary
