@@ -437,8 +437,25 @@ class Row:
 
 @dataclass
 class ScaleReport:
+    """Every figure, printed as it is measured (a long run stopped early keeps what it had) and
+    again as one table at the end."""
+
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    def add(self, row: Row) -> None:
+        self.rows.append(row)
+        print(f"measured: {format_row(row)}", flush=True)
+
+    def note(self, note: str) -> None:
+        self.notes.append(note)
+        print(note, flush=True)
+
+
+def format_row(row: Row) -> str:
+    return (
+        f"{row.scale:>5g} {row.workers:>7}  {row.load:<28} {row.rps:>12,.0f} {row.p50:>8.2f} {row.p99:>8.2f}"
+    )
 
 
 def measure_scale(args: argparse.Namespace, server_url: str, scale: float, report: ScaleReport) -> None:
@@ -471,8 +488,8 @@ def measure_scale(args: argparse.Namespace, server_url: str, scale: float, repor
                 # A fresh instance: each first check below loads its organization (a load dominates it).
                 (largest_ms,) = timed_checks(port, [workload.largest_first])
                 ordinary_ms = timed_checks(port, workload.ordinary_firsts)
-                report.rows.append(add("first check, largest org", 1000 / largest_ms, largest_ms, largest_ms))
-                report.rows.append(
+                report.add(add("first check, largest org", 1000 / largest_ms, largest_ms, largest_ms))
+                report.add(
                     add(
                         "first check, 1k-object org",
                         1000 / statistics.median(ordinary_ms),
@@ -485,18 +502,16 @@ def measure_scale(args: argparse.Namespace, server_url: str, scale: float, repor
                 run_batches(port, batches[:5])
                 for connections in [int(c) for c in args.connections.split(",") if c]:
                     rps, p50, p99 = run_wrk(port, connections, args.duration, script, bodies)
-                    report.rows.append(add(f"check c{connections}", rps, p50, p99))
+                    report.add(add(f"check c{connections}", rps, p50, p99))
                 for connections in [int(c) for c in args.paced_connections.split(",") if c]:
                     try:
                         rps, p50, p99 = run_wrk_paced(
                             port, connections, args.duration, script, bodies, args.rate
                         )
                     except RateNotReachedError as error:
-                        report.notes.append(
-                            f"S={scale:g}, {workers} worker(s), c{connections} paced: {error}"
-                        )
+                        report.note(f"S={scale:g}, {workers} worker(s), c{connections} paced: {error}")
                         continue
-                    report.rows.append(add(f"check c{connections} paced", rps, p50, p99))
+                    report.add(add(f"check c{connections} paced", rps, p50, p99))
                 # First sight of each check (answers computed), then the same batches again (memoized).
                 for label, timings in (
                     ("batch cold", run_batches(port, batches[5:])),
@@ -504,11 +519,9 @@ def measure_scale(args: argparse.Namespace, server_url: str, scale: float, repor
                     ("batch 1 user cold", run_batches(port, user_batches)),
                 ):
                     p50 = statistics.median(timings)
-                    report.rows.append(add(label, BATCH_SIZE * 1000 / p50, p50, percentile(timings, 0.99)))
+                    report.add(add(label, BATCH_SIZE * 1000 / p50, p50, percentile(timings, 0.99)))
                 rss = ", ".join(f"{mb:,.0f}" for mb in worker_rss_mb(server))
-                report.notes.append(
-                    f"S={scale:g}, {workers} worker(s), fully warmed: RSS per worker {rss} MB"
-                )
+                report.note(f"S={scale:g}, {workers} worker(s), fully warmed: RSS per worker {rss} MB")
             finally:
                 server.terminate()
                 server.wait(timeout=60)
@@ -523,10 +536,7 @@ def run(args: argparse.Namespace, server_url: str) -> int:
     print()
     print(f"{'S':>5} {'workers':>7}  {'load':<28} {'decisions/s':>12} {'p50 ms':>8} {'p99 ms':>8}")
     for row in report.rows:
-        print(
-            f"{row.scale:>5g} {row.workers:>7}  {row.load:<28} {row.rps:>12,.0f} "
-            f"{row.p50:>8.2f} {row.p99:>8.2f}"
-        )
+        print(format_row(row))
     print()
     for note in report.notes:
         print(note)
