@@ -139,6 +139,14 @@ async def create_staging(conn: Connection, *, with_deletes: bool = False) -> Non
             )
 
 
+async def prepare_staged(conn: Connection, tables: Iterable[Table]) -> None:
+    """Index the staged rows by key and give the planner their statistics: the checks and the apply
+    join them with each other and with the tables by key."""
+    for table in tables:
+        await conn.execute(f"CREATE INDEX ON {stage_name(table)} ({', '.join(table.key)})")
+        await conn.execute(f"ANALYZE {stage_name(table)}")
+
+
 async def copy_rows(conn: Connection, table: Table, records: Iterable[tuple[Any, ...]]) -> None:
     await conn.copy_records_to_table(stage_name(table), records=records, columns=[*table.columns, LINE])
 
@@ -284,7 +292,10 @@ async def find_problems(conn: Connection, plan: Plan) -> list[Problem]:
     ]
     problems = []
     for check in checks:
-        for line, column, message in await conn.fetch(f"{check.sql} LIMIT {MAX_PROBLEMS_PER_CHECK}"):
+        # Planned apart from the LIMIT: with it, the planner bets on finding the problems early and
+        # picks nested loops, which scan everything when there are none (122 s at S=10).
+        found = f"WITH found AS MATERIALIZED ({check.sql}) SELECT * FROM found LIMIT {MAX_PROBLEMS_PER_CHECK}"
+        for line, column, message in await conn.fetch(found):
             problems.append(Problem(check.table.file_name, line, column, message))
     return sorted(problems, key=lambda problem: (problem.file, problem.line or 0))
 
@@ -544,8 +555,7 @@ async def import_files(
                 )
             if problems:
                 raise ImportRejectedError(problems)
-            for table_file in files:
-                await conn.execute(f"ANALYZE {stage_name(table_file.table)}")
+            await prepare_staged(conn, (table_file.table for table_file in files))
             if progress is not None:
                 progress.phase("applying")
             plan = Plan(mode, frozenset(f.table.name for f in files))

@@ -26,6 +26,7 @@ from acl_service.sync.importer import (
     copy_rows,
     create_staging,
     delete_stage_name,
+    prepare_staged,
 )
 from acl_service.sync.validate import RowDecoder
 
@@ -110,6 +111,7 @@ async def stage(admin: AdminRequest, lines: StagedLines) -> None:
     await create_staging(admin.conn, with_deletes=True)
     for name, records in lines.upserts.items():
         await copy_rows(admin.conn, TABLES_BY_NAME[name], records)
+    await prepare_staged(admin.conn, (TABLES_BY_NAME[name] for name in lines.upserts))
     for name, records in lines.deletes.items():
         table: Table = TABLES_BY_NAME[name]
         await admin.conn.copy_records_to_table(
