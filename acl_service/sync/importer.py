@@ -140,10 +140,9 @@ async def create_staging(conn: Connection, *, with_deletes: bool = False) -> Non
 
 
 async def prepare_staged(conn: Connection, tables: Iterable[Table]) -> None:
-    """Index the staged rows by key and give the planner their statistics: the checks and the apply
-    join them with each other and with the tables by key."""
+    """Give the planner the staged rows' statistics before the checks and the apply join them with
+    each other and with the tables (temp tables have none until analyzed)."""
     for table in tables:
-        await conn.execute(f"CREATE INDEX ON {stage_name(table)} ({', '.join(table.key)})")
         await conn.execute(f"ANALYZE {stage_name(table)}")
 
 
