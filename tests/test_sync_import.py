@@ -2,8 +2,11 @@
 
 import asyncio
 import hashlib
+import secrets
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
 import asyncpg
@@ -13,6 +16,8 @@ from litestar.testing import AsyncTestClient
 
 from acl_service.app import create_app
 from acl_service.settings import Settings
+from acl_service.store.pool import create_pool
+from acl_service.sync.format import TABLES, TABLES_BY_NAME
 from acl_service.sync.importer import ImportRejectedError
 from acl_service.sync.validate import LevelsOf
 from tests.fixtures.sync import decisions, import_folder, revision_of, write_files
@@ -388,3 +393,96 @@ async def test_a_row_that_collides_with_another_row_of_the_service_is_refused_by
         f"Key (organization_id, user_id)=({ORG}, 2) already exists."
     ]
     assert await revision_of(db_pool) == before
+
+
+async def test_the_format_knows_which_tables_have_updated_at(db_pool: asyncpg.Pool) -> None:
+    # The upsert sets updated_at itself: it runs without touch_updated_at (without_row_triggers).
+    async with db_pool.acquire() as conn:
+        with_column = set(
+            await conn.fetchval(
+                "SELECT array_agg(table_name::text) FROM information_schema.columns "
+                "WHERE table_schema = 'public' AND column_name = 'updated_at'"
+            )
+        )
+    assert {table.name for table in TABLES if table.updated_at} == with_column & set(TABLES_BY_NAME)
+
+
+async def test_an_updated_row_gets_a_new_updated_at(
+    db_pool: asyncpg.Pool, tmp_path: Path, levels_of: LevelsOf
+) -> None:
+    files = directory()
+    await import_folder(db_pool, write_files(tmp_path / "first", files), levels_of)
+    query = "SELECT updated_at FROM access_controls WHERE id = $1"
+    async with db_pool.acquire() as conn:
+        before = await conn.fetchval(query, UUID(row_id(501)))
+    files["access_controls"][0]["access_level"] = "editor"
+
+    await import_folder(db_pool, write_files(tmp_path / "second", files), levels_of)
+
+    async with db_pool.acquire() as conn:
+        assert await conn.fetchval(query, UUID(row_id(501))) > before
+
+
+async def test_a_cascade_of_the_import_cannot_leave_a_row_pointing_at_nothing(
+    db_pool: asyncpg.Pool, tmp_path: Path, levels_of: LevelsOf
+) -> None:
+    # Replacing without project 2 deletes it, and its dashboard by cascade; the privileges file
+    # still names that dashboard, which the checks saw alive. The foreign key must refuse it.
+    files = directory()
+    files["projects"].append({"id": 2, "organization_id": str(ORG), "name": "Other"})
+    files["resources"].append({"project_id": 2, "resource": "dashboard", "resource_id": "8"})
+    await import_folder(db_pool, write_files(tmp_path / "first", files), levels_of)
+    before = await revision_of(db_pool)
+    privilege = {"id": row_id(402), "project_id": 2, "dashboard_id": "8", "user_id": 2, "level": 37}
+    replacing = {
+        "organizations": directory()["organizations"],
+        "projects": directory()["projects"],
+        "dashboard_privileges": [*directory()["dashboard_privileges"], privilege],
+    }
+
+    with pytest.raises(ImportRejectedError) as rejected:
+        await import_folder(db_pool, write_files(tmp_path / "second", replacing), levels_of, "replace")
+
+    assert [problem.file for problem in rejected.value.problems] == ["dashboard_privileges.ndjson"]
+    assert await revision_of(db_pool) == before
+    assert await count(db_pool, "projects") == 2
+
+
+@pytest.fixture
+async def limited_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool of a role that may write the tables but not SET session_replication_role."""
+    role, password = f"acl_limited_{secrets.token_hex(4)}", secrets.token_hex(8)
+    admin = await asyncpg.connect(database_url)
+    try:
+        if not await admin.fetchval("SELECT rolcreaterole FROM pg_roles WHERE rolname = current_user"):
+            pytest.skip("the test server's role may not create roles")
+        await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        await admin.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+        await admin.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
+        parts = urlsplit(database_url)
+        netloc = f"{role}:{password}@{parts.hostname}:{parts.port or 5432}"
+        pool = await create_pool(urlunsplit(parts._replace(netloc=netloc)), min_size=1, max_size=2)
+        try:
+            yield pool
+        finally:
+            await pool.close()
+            await admin.execute(f"DROP OWNED BY {role}")
+            await admin.execute(f"DROP ROLE {role}")
+    finally:
+        await admin.close()
+
+
+async def test_a_role_that_may_not_turn_triggers_off_imports_the_same_rows(
+    limited_pool: asyncpg.Pool, db_pool: asyncpg.Pool, tmp_path: Path, levels_of: LevelsOf
+) -> None:
+    async with limited_pool.acquire() as conn:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("SET session_replication_role = replica")
+    files = directory()
+    await import_folder(limited_pool, write_files(tmp_path / "first", files), levels_of)
+    files["access_controls"][0]["access_level"] = "editor"
+
+    summary = await import_folder(limited_pool, write_files(tmp_path / "second", files), levels_of)
+
+    assert {t.table: (t.inserted, t.updated) for t in summary.tables}["access_controls"] == (0, 1)
+    assert await count(db_pool, "access_controls") == 2

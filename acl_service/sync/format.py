@@ -158,6 +158,9 @@ class Table:
     # For users, projects and keys, which the fact index keeps in global maps refreshed by row:
     # the key columns of their changelog rows (as the triggers of migration 0001 write them).
     changelog_key: tuple[str, ...] = ()
+    # Whether the table has `updated_at`, which an upsert sets itself: it runs without the row
+    # triggers, touch_updated_at among them (importer.without_row_triggers).
+    updated_at: bool = True
     columns: tuple[str, ...] = field(init=False)
     key_row: type[msgspec.Struct] = field(init=False)  # the key fields alone (a delete names a row so)
 
@@ -224,6 +227,7 @@ TABLES: Final = (
             Reference(("organization_id",), ORGANIZATIONS, ("id",)),
             Reference(("created_by_id",), USERS, ("id",)),
         ),
+        updated_at=False,
     ),
     Table(
         "role_memberships",
@@ -269,6 +273,7 @@ TABLES: Final = (
                 "p.resource = 'dashboard'",
             ),
         ),
+        updated_at=False,
     ),
     Table(
         "dashboard_privileges",
@@ -309,6 +314,7 @@ TABLES: Final = (
         uniques=(("secure_value",),),
         references=(Reference(("user_id",), USERS, ("id",)),),
         changelog_key=("id", "user_id"),
+        updated_at=False,
     ),
 )
 
