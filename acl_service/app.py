@@ -10,12 +10,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
-from typing import Final
+from typing import Any, Final
 
 import asyncpg
 import swagger_ui_bundle
 from litestar import Litestar
 from litestar.datastructures import State
+from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
@@ -49,7 +50,7 @@ from acl_service.api.state import AppState
 from acl_service.api.ui import inspector_router
 from acl_service.authz.engine import PolicyEngine
 from acl_service.authz.routes import RouteTable
-from acl_service.logs import logging_config
+from acl_service.logs import TEXT_FORMAT, JsonFormatter
 from acl_service.settings import Settings
 from acl_service.store.activity import ChangeFeedReader
 from acl_service.store.changelog import prune_periodically
@@ -63,6 +64,19 @@ CONNECT_TIMEOUT_SECONDS: Final = 5.0
 DOCS_ASSETS_PATH: Final = "/schema/assets"
 # Every worker prunes; the advisory lock in store.changelog lets one of them do it per round.
 CHANGELOG_PRUNE_INTERVAL_SECONDS: Final = 600.0
+
+
+def logging_config(settings: Settings) -> LoggingConfig:
+    """A worker's logging: every logger (uvicorn's too) through Litestar's queue handler, so a slow
+    stderr never blocks the event loop."""
+    formatter: dict[str, Any] = (
+        {"()": JsonFormatter} if settings.log_format == "json" else {"format": TEXT_FORMAT}
+    )
+    return LoggingConfig(
+        root={"level": settings.log_level.upper(), "handlers": ["queue_listener"]},
+        formatters={"standard": formatter},
+        log_exceptions="never",  # the 500 handler in api/errors.py logs them once
+    )
 
 
 def create_app(settings: Settings) -> Litestar:

@@ -29,9 +29,7 @@ import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
-from acl_service.api.decisions import Action
-from acl_service.app import create_app
-from acl_service.authz.decisions import CHECK_TYPES, INVALID_USER, CheckTarget, Decider, Subject
+from acl_service.authz.decisions import CHECK_TYPES, INVALID_USER, Action, CheckTarget, Decider, Subject
 from acl_service.authz.engine import PolicyEngine, PolicyError
 from acl_service.authz.explain import Explainer, format_trace
 from acl_service.authz.routes import RESOURCE_ID, RouteTable
@@ -59,6 +57,7 @@ from acl_service.sync.importer import ImportRejectedError, ImportSummary, Mode, 
 from acl_service.sync.posthog import read_posthog
 from acl_service.sync.progress import Progress
 
+IMPORT_CONNECTIONS: Final = 4
 TOKEN_FILE_NAME: Final = "admin-token"
 EXIT_FAILURE: Final = 1
 EXIT_USAGE: Final = 2
@@ -257,6 +256,10 @@ def raise_stopped(signum: int, frame: FrameType | None) -> None:
 
 
 def uvicorn_config(settings: Settings) -> uvicorn.Config:
+    # Imported here, not above: the other commands need not load the web stack (0.3 s of each
+    # `acl-service import`).
+    from acl_service.app import create_app
+
     return uvicorn.Config(
         # Each worker builds its own app (and pool) from these settings: the factory is pickled to
         # the spawned workers, so nothing passes through os.environ.
@@ -406,7 +409,8 @@ async def import_into(
 ) -> ImportSummary:
     engine = PolicyEngine.load(policy_dir)
     progress = Progress(sum(file.size for file in files))
-    pool = await create_pool(dsn, min_size=1, max_size=1)
+    # One connection imports; once it has committed, the others analyze tables beside it.
+    pool = await create_pool(dsn, min_size=1, max_size=IMPORT_CONNECTIONS)
     try:
         return await import_files(
             pool,

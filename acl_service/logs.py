@@ -14,7 +14,6 @@ from logging.handlers import QueueHandler
 from typing import Any, Final
 
 import msgspec
-from litestar.logging import LoggingConfig
 
 from acl_service.settings import LogFormat, Settings
 
@@ -39,19 +38,6 @@ class JsonFormatter(logging.Formatter):
 
 def log_formatter(log_format: LogFormat) -> logging.Formatter:
     return JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
-
-
-def logging_config(settings: Settings) -> LoggingConfig:
-    """A worker's logging: every logger (uvicorn's too) through Litestar's queue handler, so a slow
-    stderr never blocks the event loop."""
-    formatter: dict[str, Any] = (
-        {"()": JsonFormatter} if settings.log_format == "json" else {"format": TEXT_FORMAT}
-    )
-    return LoggingConfig(
-        root={"level": settings.log_level.upper(), "handlers": ["queue_listener"]},
-        formatters={"standard": formatter},
-        log_exceptions="never",  # the 500 handler in api/errors.py logs them once
-    )
 
 
 def configure_supervisor_logging(settings: Settings) -> None:

@@ -29,6 +29,7 @@ from acl_service.authz.decisions import (
     CHECK_TYPES,
     PROJECT,
     PROJECT_NOT_FOUND,
+    Action,
     CheckAction,
     CheckResult,
     CheckTarget,
@@ -58,7 +59,6 @@ DECIDER_KEY: Final = "acl_decider"
 MAX_BIGINT: Final = 2**63 - 1
 ORGANIZATION_NOT_FOUND: Final = "Organization not found."
 
-Action = Literal["read", "write", "delete", "create", "manage_access", "restrict"]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 ApiKeyValue = Annotated[str, text(256)]
 RequestPath = Annotated[str, text(8192)]

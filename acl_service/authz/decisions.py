@@ -15,7 +15,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 from urllib.parse import parse_qs
 from uuid import UUID
 
@@ -51,6 +51,7 @@ PROJECT_NOT_FOUND: Final = "Project not found."
 # A check's key travels in the body, not in an Authorization header (§5.4).
 INVALID_BODY_KEY: Final = "Personal API key found in request body is invalid."
 ACTION_NOT_AVAILABLE: Final = "This action is not available for this target."
+Action = Literal["read", "write", "delete", "create", "manage_access", "restrict"]
 # Dashboard ids are positive decimal integers without a leading zero (§2); no other id can exist.
 DASHBOARD_ID: Final = re.compile(r"^[1-9][0-9]*$")
 # Pipeline steps before the route checks: a request that fails there has consulted no level yet.

@@ -15,10 +15,8 @@ from uuid import UUID
 
 import msgspec
 
-from acl_service.api.admin.organizations import Feature, MemberLevel
-from acl_service.api.admin.projects import ExplicitLevel
-from acl_service.api.admin.resources import ObjectName, RestrictionLevel
 from acl_service.api.bodies import Email, Label, Name, PersonName, PositiveId, ResourceId, text
+from acl_service.api.columns import ExplicitLevel, Feature, MemberLevel, ObjectName, RestrictionLevel
 
 TypeName = Annotated[str, text(64)]
 

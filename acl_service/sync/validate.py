@@ -12,9 +12,8 @@ from typing import Final
 
 import msgspec
 
-from acl_service.api.admin.keys import validate_scopes
-from acl_service.api.admin.resources import DEFAULT_RESTRICTION, valid_dashboard_id
 from acl_service.api.bodies import NUL_ESCAPE, check_stored_json, decode_body, reject_nul_characters
+from acl_service.api.columns import DEFAULT_RESTRICTION, valid_dashboard_id, validate_scopes
 from acl_service.domain import SCOPE_OBJECTS
 from acl_service.errors import InvalidInput
 from acl_service.sync import format as rows

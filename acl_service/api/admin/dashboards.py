@@ -19,10 +19,7 @@ from acl_service.api.admin.context import AdminRequest, admin_request
 from acl_service.api.admin.representations import UserBasic
 from acl_service.api.admin.resources import (
     DASHBOARD,
-    DEFAULT_RESTRICTION,
     NOBODY,
-    ObjectName,
-    RestrictionLevel,
     caller_id,
     creator,
     creator_id,
@@ -31,6 +28,7 @@ from acl_service.api.admin.resources import (
     visible_objects,
 )
 from acl_service.api.bodies import PositiveId
+from acl_service.api.columns import DEFAULT_RESTRICTION, ObjectName, RestrictionLevel
 from acl_service.api.openapi import ADMIN_INCLUDE_ALL, api_doc
 from acl_service.api.pagination import Page, page
 from acl_service.authz.evaluator import AccessEvaluator

@@ -20,9 +20,10 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from acl_service.api import examples
 from acl_service.api.admin.context import AdminRequest, admin_request
 from acl_service.api.bodies import Label
+from acl_service.api.columns import ALL_SCOPES, validate_scopes
 from acl_service.api.openapi import api_doc
 from acl_service.authz.evaluator import AccessEvaluator
-from acl_service.domain import SCOPE_OBJECTS, UserRef, secure_value
+from acl_service.domain import UserRef, secure_value
 from acl_service.errors import InvalidInput, NotFound
 from acl_service.settings import PERSONAL_API_KEY_PREFIX
 from acl_service.store import keys as store
@@ -34,8 +35,6 @@ Unset = msgspec.UnsetType
 KEY_ALPHABET: Final = string.ascii_letters + string.digits
 KEY_LENGTH: Final = 43  # characters after the prefix
 MAX_API_KEYS_PER_USER: Final = 10
-SCOPE_ACTIONS: Final = ("read", "write")
-ALL_SCOPES: Final = "*"
 CURRENT: Final = "@current"
 
 
@@ -112,15 +111,6 @@ def requested_key_id(admin: AdminRequest) -> UUID:
         return admin.caller.key.id
     key_id: UUID = wanted
     return key_id
-
-
-def validate_scopes(scopes: Sequence[str]) -> None:
-    for scope in scopes:
-        if scope == ALL_SCOPES:
-            continue
-        scope_object, separator, action = scope.partition(":")
-        if not separator or scope_object not in SCOPE_OBJECTS or action not in SCOPE_ACTIONS:
-            raise InvalidInput(f"Invalid scope: {scope}", attr="scopes")
 
 
 async def validate_scoped_teams(admin: AdminRequest, user_id: int, teams: Sequence[int]) -> None:

@@ -6,7 +6,7 @@ member rules of §5.3.3, in SPEC's order.
 """
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -18,6 +18,7 @@ from acl_service.api import examples
 from acl_service.api.admin.context import AdminRequest, admin_request
 from acl_service.api.admin.representations import Member, user_basic
 from acl_service.api.bodies import text
+from acl_service.api.columns import Feature, MemberLevel
 from acl_service.api.openapi import api_doc
 from acl_service.api.pagination import Page, page, page_window
 from acl_service.authz.engine import CheckOutcome
@@ -42,11 +43,6 @@ def already_member() -> InvalidInput:
 
 
 # -- organizations -----------------------------------------------------------------------------------
-
-
-class Feature(msgspec.Struct, forbid_unknown_fields=True):
-    key: Annotated[str, text(64)]
-    name: Annotated[str, text(200, allow_blank=True)] = ""
 
 
 class OrganizationFields(msgspec.Struct, forbid_unknown_fields=True):
@@ -216,8 +212,6 @@ class OrganizationsController(Controller):
 
 
 # -- members -----------------------------------------------------------------------------------------
-
-MemberLevel = Literal[1, 8, 15]
 
 
 class MemberCreate(msgspec.Struct, forbid_unknown_fields=True):

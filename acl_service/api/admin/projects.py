@@ -8,7 +8,7 @@ rules (1)-(7) of §5.3.5 run here in SPEC's order.
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Any, Final
 from uuid import UUID
 
 import msgspec
@@ -21,6 +21,7 @@ from acl_service.api.admin.context import AdminRequest, admin_request
 from acl_service.api.admin.organizations import rule_error
 from acl_service.api.admin.representations import UserBasic, user_basic
 from acl_service.api.bodies import Name, PositiveId, decode_body
+from acl_service.api.columns import ExplicitLevel
 from acl_service.api.openapi import UUID_SCHEMA, DocParameter, api_doc
 from acl_service.api.pagination import Page, page, page_window
 from acl_service.authz.evaluator import AccessEvaluator
@@ -288,7 +289,6 @@ class ProjectsController(Controller):
 
 # -- explicit members --------------------------------------------------------------------------------
 
-ExplicitLevel = Literal[1, 8]
 EXPLICIT_PATHS = [f"{prefix}/{{project_id:str}}/explicit_members" for prefix in PROJECT_PREFIXES]
 
 

@@ -6,10 +6,9 @@ them. The body of `POST …/resources/` is validated before the permission steps
 evaluator over the facts read inside the request's transaction, and are null for system calls.
 """
 
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final
 from uuid import UUID
 
 import asyncpg
@@ -22,7 +21,8 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 from acl_service.api import examples
 from acl_service.api.admin.context import AdminRequest, admin_request
 from acl_service.api.admin.representations import UserBasic
-from acl_service.api.bodies import MAX_BATCH, PositiveId, ResourceId, decode_body, text
+from acl_service.api.bodies import MAX_BATCH, PositiveId, ResourceId, decode_body
+from acl_service.api.columns import DEFAULT_RESTRICTION, ObjectName, RestrictionLevel, valid_dashboard_id
 from acl_service.api.openapi import ADMIN_INCLUDE_ALL, RESOURCE_TYPE_SCHEMA, DocParameter, api_doc
 from acl_service.api.pagination import Page, PageWindow, page, page_window
 from acl_service.authz.evaluator import AccessEvaluator
@@ -47,15 +47,8 @@ RESOURCE_QUERY: Final = DocParameter(
 # No user has id 0: evaluating for it gives the caller-independent parts of a decision (a
 # dashboard's effective restriction level) in system calls, which have no caller.
 NOBODY: Final = 0
-# SPEC §2: a dashboard's id is a positive decimal integer without a leading zero that fits a bigint.
-DASHBOARD_ID: Final = re.compile(r"^[1-9][0-9]{0,18}$")
-MAX_BIGINT: Final = 2**63 - 1
-DEFAULT_RESTRICTION: Final = 21  # SPEC §2: the schema leaves the dashboard default to writers
 
 PROJECT_PREFIXES: Final = ("/api/environments/{project_id:str}", "/api/projects/{project_id:str}")
-
-ObjectName = Annotated[str, text(400, allow_blank=True)]
-RestrictionLevel = Literal[21, 37]
 
 
 def project_paths(suffix: str) -> list[str]:
@@ -65,10 +58,6 @@ def project_paths(suffix: str) -> list[str]:
 
 def caller_id(admin: AdminRequest) -> int | None:
     return admin.user.id if admin.user is not None else None
-
-
-def valid_dashboard_id(resource_id: str) -> bool:
-    return DASHBOARD_ID.match(resource_id) is not None and int(resource_id) <= MAX_BIGINT
 
 
 def query_flag(query: Mapping[str, str], name: str) -> bool:
