@@ -8,7 +8,7 @@ organization per row's parents) is checked by the importer on the staged rows.
 """
 
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
@@ -48,7 +48,12 @@ def check_dashboard_id(value: str, attr: str) -> None:
         raise InvalidInput("Enter a valid resource id.", attr=attr)
 
 
-def check_resource(row: rows.ResourceRow) -> None:
+def check_user(row: rows.UserRow, _: LevelsOf) -> None:
+    if row.hedgehog_config is not None:
+        check_stored_json(row.hedgehog_config, "hedgehog_config")
+
+
+def check_resource(row: rows.ResourceRow, _: LevelsOf) -> None:
     if row.resource not in OBJECT_TYPES:
         raise invalid_choice(row.resource, "resource")
     if row.resource == DASHBOARD:
@@ -57,6 +62,10 @@ def check_resource(row: rows.ResourceRow) -> None:
             row.restriction_level = DEFAULT_RESTRICTION
     elif row.restriction_level is not None:
         raise InvalidInput("Only dashboards have a restriction level.", attr="restriction_level")
+
+
+def check_dashboard_link(row: rows.InsightDashboardRow | rows.DashboardPrivilegeRow, _: LevelsOf) -> None:
+    check_dashboard_id(row.dashboard_id, "dashboard_id")
 
 
 def check_access_control(row: rows.AccessControlRow, levels_of: LevelsOf) -> None:
@@ -68,18 +77,25 @@ def check_access_control(row: rows.AccessControlRow, levels_of: LevelsOf) -> Non
         raise InvalidInput("Provide at most one of organization_member_id, role_id.", attr="role_id")
 
 
-def check_row(row: msgspec.Struct, levels_of: LevelsOf) -> None:
-    """Raise InvalidInput for the first rule a decoded row breaks; fill dashboard defaults."""
-    if isinstance(row, rows.UserRow) and row.hedgehog_config is not None:
-        check_stored_json(row.hedgehog_config, "hedgehog_config")
-    elif isinstance(row, rows.ResourceRow):
-        check_resource(row)
-    elif isinstance(row, rows.InsightDashboardRow | rows.DashboardPrivilegeRow):
-        check_dashboard_id(row.dashboard_id, "dashboard_id")
-    elif isinstance(row, rows.AccessControlRow):
-        check_access_control(row, levels_of)
-    elif isinstance(row, rows.PersonalApiKeyRow) and row.scopes is not None:
+def check_key(row: rows.PersonalApiKeyRow, _: LevelsOf) -> None:
+    if row.scopes is not None:
         validate_scopes(row.scopes)
+
+
+def no_check(row: msgspec.Struct, _: LevelsOf) -> None:
+    """The row's types and `Meta` constraints say everything about it."""
+
+
+# What each table's rows need beyond their types; raises InvalidInput, fills dashboard defaults.
+# Looked up once per table, not once per row.
+ROW_CHECKS: Final[dict[type[msgspec.Struct], Callable[[Any, LevelsOf], None]]] = {
+    rows.UserRow: check_user,
+    rows.ResourceRow: check_resource,
+    rows.InsightDashboardRow: check_dashboard_link,
+    rows.DashboardPrivilegeRow: check_dashboard_link,
+    rows.AccessControlRow: check_access_control,
+    rows.PersonalApiKeyRow: check_key,
+}
 
 
 class RowDecoder:
@@ -90,6 +106,7 @@ class RowDecoder:
         self._row = table.row
         self._levels: dict[str, tuple[str, ...]] = {}
         self._levels_of = levels_of
+        self._check = ROW_CHECKS.get(table.row, no_check)
 
     def levels(self, resource: str) -> tuple[str, ...]:
         levels = self._levels.get(resource)
@@ -107,5 +124,5 @@ class RowDecoder:
             raise InvalidInput("Invalid data.") from None  # not reached: decode_body raised
         if NUL_ESCAPE in line:
             reject_nul_characters(row, [])
-        check_row(row, self.levels)
+        self._check(row, self.levels)
         return row
