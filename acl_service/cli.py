@@ -57,7 +57,6 @@ from acl_service.sync.importer import ImportRejectedError, ImportSummary, Mode, 
 from acl_service.sync.posthog import read_posthog
 from acl_service.sync.progress import Progress
 
-IMPORT_CONNECTIONS: Final = 4
 TOKEN_FILE_NAME: Final = "admin-token"
 EXIT_FAILURE: Final = 1
 EXIT_USAGE: Final = 2
@@ -409,8 +408,7 @@ async def import_into(
 ) -> ImportSummary:
     engine = PolicyEngine.load(policy_dir)
     progress = Progress(sum(file.size for file in files))
-    # One connection imports; once it has committed, the others analyze tables beside it.
-    pool = await create_pool(dsn, min_size=1, max_size=IMPORT_CONNECTIONS)
+    pool = await create_pool(dsn, min_size=1, max_size=1)
     try:
         return await import_files(
             pool,

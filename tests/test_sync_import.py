@@ -486,3 +486,19 @@ async def test_a_role_that_may_not_turn_triggers_off_imports_the_same_rows(
 
     assert {t.table: (t.inserted, t.updated) for t in summary.tables}["access_controls"] == (0, 1)
     assert await count(db_pool, "access_controls") == 2
+
+
+async def test_a_bulk_load_leaves_statistics_that_count_its_rows(
+    db_pool: asyncpg.Pool, tmp_path: Path, levels_of: LevelsOf
+) -> None:
+    files = directory()
+    files["resources"] += [
+        {"project_id": 1, "resource": "notebook", "resource_id": f"bulk-{n}"} for n in range(1_200)
+    ]
+
+    await import_folder(db_pool, write_files(tmp_path, files), levels_of)
+
+    async with db_pool.acquire() as conn:
+        estimated = await conn.fetchval("SELECT reltuples FROM pg_class WHERE relname = 'resources'")
+    # Never analyzed, a table's estimate is -1 (PostgreSQL 14+) and the planner guesses.
+    assert estimated == 1_203

@@ -18,7 +18,6 @@ Order of work, all in one transaction on one connection:
 Table and column names in the SQL built here come from `format.TABLES`, never from input.
 """
 
-import asyncio
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -599,26 +598,25 @@ async def import_files(
                 progress.phase("applying")
             plan = Plan(mode, frozenset(f.table.name for f in files))
             revision, tables = await apply_staged(conn, plan, samples=samples)
+            summary = ImportSummary(revision, tuple(tables))
+            if summary.changed and not dry_run:
+                # Analyzed before the commit, so that the instances reloading the organizations
+                # it announces plan their queries on statistics that describe the new rows.
+                await analyze_changed(conn, summary)
         except BaseException:
             await transaction.rollback()
             raise
-        summary = ImportSummary(revision, tuple(tables))
         if dry_run or not summary.changed:
             await transaction.rollback()
             return msgspec.structs.replace(summary, revision=None)
         await transaction.commit()
-    await analyze_changed(pool, summary)
     return summary
 
 
-async def analyze_changed(pool: asyncpg.Pool, summary: ImportSummary) -> None:
+async def analyze_changed(conn: Connection, summary: ImportSummary) -> None:
     """A bulk load leaves the planner's statistics describing the tables before it, and the fact
-    index's per-organization queries must stay index-backed at any size (issue 12). The tables
-    are analyzed side by side, on as many connections as the pool lends."""
-
-    async def analyze(table: str) -> None:
-        async with pool.acquire() as conn:
-            await conn.execute(f"ANALYZE {table}")  # a name of format.TABLES, not input
-
-    changed = [t.table for t in summary.tables if t.inserted + t.deleted >= ANALYZE_AFTER_ROWS]
-    await asyncio.gather(*(analyze(table) for table in changed))
+    index's per-organization queries must stay index-backed at any size (issue 12). ANALYZE in
+    the importing transaction samples its own new rows, and its statistics commit with them."""
+    for table in summary.tables:
+        if table.inserted + table.deleted >= ANALYZE_AFTER_ROWS:
+            await conn.execute(f"ANALYZE {table.table}")  # a name of format.TABLES, not input
