@@ -502,3 +502,25 @@ async def test_a_bulk_load_leaves_statistics_that_count_its_rows(
         estimated = await conn.fetchval("SELECT reltuples FROM pg_class WHERE relname = 'resources'")
     # Never analyzed, a table's estimate is -1 (PostgreSQL 14+) and the planner guesses.
     assert estimated == 1_203
+
+
+async def test_rows_loaded_into_an_empty_table_announce_their_organization(
+    db_pool: asyncpg.Pool, tmp_path: Path, levels_of: LevelsOf
+) -> None:
+    files = directory()
+    first = {
+        table: files[table] for table in ("users", "organizations", "organization_memberships", "projects")
+    }
+    await import_folder(db_pool, write_files(tmp_path / "first", first), levels_of)
+
+    # resources is empty: its rows take the plain INSERT, without RETURNING.
+    summary = await import_folder(
+        db_pool, write_files(tmp_path / "second", {"resources": files["resources"]}), levels_of
+    )
+
+    assert [(t.table, t.inserted) for t in summary.tables] == [("resources", 3)]
+    async with db_pool.acquire() as conn:
+        changes = await conn.fetch(
+            "SELECT organization_id, table_name, op FROM changelog WHERE revision = $1", summary.revision
+        )
+    assert [tuple(r) for r in changes] == [(ORG, "organizations", "import")]
