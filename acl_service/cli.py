@@ -255,8 +255,8 @@ def raise_stopped(signum: int, frame: FrameType | None) -> None:
 
 
 def uvicorn_config(settings: Settings) -> uvicorn.Config:
-    # Imported here, not above: the other commands need not load the web stack (0.3 s of each
-    # `acl-service import`).
+    # Imported here, not above: the other commands need not load the web stack (about 0.2 s of
+    # each `acl-service import`'s start).
     from acl_service.app import create_app
 
     return uvicorn.Config(

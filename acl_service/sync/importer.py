@@ -149,7 +149,7 @@ async def prepare_staged(conn: Connection, tables: Iterable[Table]) -> None:
     await conn.execute("SET LOCAL default_statistics_target = 10")
     for table in tables:
         await conn.execute(f"ANALYZE {stage_name(table)}")
-    await conn.execute("RESET default_statistics_target")
+    await conn.execute("SET LOCAL default_statistics_target = DEFAULT")
 
 
 async def copy_rows(conn: Connection, table: Table, records: Iterable[tuple[Any, ...]]) -> None:
@@ -536,7 +536,11 @@ async def apply_staged(
         else:
             record = await run_counted(conn, table, upsert_sql(table, samples), samples)
         touched.add(table, record["orgs"] or ())
-        staged: int = await conn.fetchval(f"SELECT count(*) FROM {stage_name(table)}")
+        staged: int = (
+            record["inserted"]  # a first load inserts every staged row
+            if first_load
+            else await conn.fetchval(f"SELECT count(*) FROM {stage_name(table)}")
+        )
         deleted = summaries.get(table.name, TableSummary(table.name))
         summaries[table.name] = TableSummary(
             table.name,
