@@ -169,6 +169,9 @@ async def test_malformed_bodies(client: Client, seed: Seed) -> None:
     bad_id = invalid("Enter a valid resource id.", "resource_id", "invalid")
     cases: list[tuple[Any, dict[str, Any]]] = [
         ({**notebook, "resource_id": "-x"}, bad_id),
+        # A final newline passes Python's `$`, and the column's CHECK refused it with a 500.
+        ({**notebook, "resource_id": "n\n"}, bad_id),
+        ({**dashboard, "resource_id": "1\n"}, bad_id),
         (
             {**notebook, "resource_id": "x" * 37},
             invalid("Ensure this field has no more than 36 characters.", "resource_id", "max_length"),
@@ -355,6 +358,8 @@ async def test_path_parameters_are_validated(client: Client, seed: Seed) -> None
     assert (bad_type.status_code, bad_type.json()["attr"]) == (400, "resource")
     bad_id = await client.get(f"{RESOURCES}notebook/-x/", headers=admin_headers())
     assert (bad_id.status_code, bad_id.json()["detail"]) == (400, "Enter a valid resource id.")
+    newline_id = await client.get(f"{RESOURCES}notebook/n%0A/", headers=admin_headers())
+    assert (newline_id.status_code, newline_id.json()["detail"]) == (400, "Enter a valid resource id.")
     project_type = await client.get(f"{RESOURCES}project/1/", headers=admin_headers())
     assert project_type.status_code == 404
 

@@ -249,6 +249,12 @@ USER = "0b5a0000-0000-4000-8000-000000000001"
             "resource__id",
         ),
         (
+            {"user": USER, "project_id": 1, "action": "read", "resource": {"type": "notebook", "id": "x\n"}},
+            "invalid",
+            "Enter a valid resource id.",
+            "resource__id",
+        ),
+        (
             {"user": USER, "project_id": 1, "action": "read", "resource": "notebook"},
             "invalid",
             "Invalid data. Expected a dictionary, but got str.",

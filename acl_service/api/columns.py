@@ -20,7 +20,7 @@ DEFAULT_RESTRICTION: Final = 21  # SPEC §2: the schema leaves the dashboard def
 ObjectName = Annotated[str, text(400, allow_blank=True)]
 
 # SPEC §2: a dashboard's id is a positive decimal integer without a leading zero that fits a bigint.
-DASHBOARD_ID: Final = re.compile(r"^[1-9][0-9]{0,18}$")
+DASHBOARD_ID: Final = re.compile(r"^[1-9][0-9]{0,18}\Z")  # \Z: no final newline
 
 SCOPE_ACTIONS: Final = ("read", "write")
 ALL_SCOPES: Final = "*"

@@ -53,7 +53,7 @@ INVALID_BODY_KEY: Final = "Personal API key found in request body is invalid."
 ACTION_NOT_AVAILABLE: Final = "This action is not available for this target."
 Action = Literal["read", "write", "delete", "create", "manage_access", "restrict"]
 # Dashboard ids are positive decimal integers without a leading zero (§2); no other id can exist.
-DASHBOARD_ID: Final = re.compile(r"^[1-9][0-9]*$")
+DASHBOARD_ID: Final = re.compile(r"^[1-9][0-9]*\Z")
 # Pipeline steps before the route checks: a request that fails there has consulted no level yet.
 PRE_ROUTE_RULES: Final = ("3.14.AUTH.", "3.13.k", "3.14.RESOLVE.")
 DEFAULT_MEMO_SIZE: Final = 100_000

@@ -21,7 +21,7 @@ from acl_service.errors import InvalidInput, MethodNotAllowed, NotFound
 INTERNAL: Final = "INTERNAL"
 PROJECT_PREFIXES: Final = ("/api/environments/{project_id}", "/api/projects/{project_id}")
 MAX_BIGINT: Final = 2**63 - 1
-RESOURCE_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+RESOURCE_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*\Z")  # \Z: no final newline
 INTEGER: Final = re.compile(r"^-?[0-9]+$")
 SCOPE_PLACEHOLDER: Final = "<scope>"
 
