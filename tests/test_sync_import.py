@@ -395,6 +395,60 @@ async def test_a_row_that_collides_with_another_row_of_the_service_is_refused_by
     assert await revision_of(db_pool) == before
 
 
+async def test_duplicates_in_empty_tables_are_named_by_line_with_every_other_problem(
+    db_pool: asyncpg.Pool, tmp_path: Path, levels_of: LevelsOf
+) -> None:
+    # Into empty tables, duplicates are left to the unique indexes: users take the upsert (a
+    # changelog row each), resources the plain first-load INSERT.
+    files = directory()
+    files["users"].append({"id": 4, "uuid": row_id(4), "email": "d@example.com", "distinct_id": "d"})
+    files["users"].append({"id": 5, "uuid": row_id(5), "email": "e@example.com", "distinct_id": "d"})
+    files["resources"].append({"project_id": 1, "resource": "notebook", "resource_id": "n-1"})
+
+    with pytest.raises(ImportRejectedError) as rejected:
+        await import_folder(db_pool, write_files(tmp_path / "duplicates", files), levels_of)
+
+    assert [str(problem) for problem in rejected.value.problems] == [
+        "resources.ndjson:4: resource_id: Duplicate (project_id, resource, resource_id): the same as line 1",
+        "users.ndjson:5: distinct_id: Duplicate (distinct_id): the same as line 4",
+    ]
+    assert await count(db_pool, "users") == 0
+
+    # With another problem found first, the duplicates are named beside it.
+    files["access_controls"].append(
+        {"id": row_id(511), "project_id": 5, "resource": "notebook", "access_level": "viewer"}
+    )
+    with pytest.raises(ImportRejectedError) as rejected:
+        await import_folder(db_pool, write_files(tmp_path / "more", files), levels_of)
+
+    assert [str(problem) for problem in rejected.value.problems] == [
+        'access_controls.ndjson:3: project_id: Invalid pk "5" - object does not exist.',
+        "resources.ndjson:4: resource_id: Duplicate (project_id, resource, resource_id): the same as line 1",
+        "users.ndjson:5: distinct_id: Duplicate (distinct_id): the same as line 4",
+    ]
+
+
+async def test_every_duplicate_check_has_the_unique_index_that_stands_in_for_it(
+    db_pool: asyncpg.Pool,
+) -> None:
+    async with db_pool.acquire() as conn:
+        indexes = await conn.fetch(
+            "SELECT c.relname AS table_name, array_agg(a.attname ORDER BY k.n) AS columns, "
+            "i.indnullsnotdistinct OR bool_and(a.attnotnull) AS nulls_equal "
+            "FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+            "CROSS JOIN unnest(i.indkey) WITH ORDINALITY AS k (attnum, n) "
+            "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+            "WHERE i.indisunique AND i.indexprs IS NULL AND c.relnamespace = 'public'::regnamespace "
+            "GROUP BY c.relname, i.indexrelid, i.indnullsnotdistinct"
+        )
+    unique = {(r["table_name"], tuple(r["columns"])): r["nulls_equal"] for r in indexes}
+    for table in TABLES:
+        for columns in (table.key, *table.uniques):
+            assert (table.name, columns) in unique, columns
+            # The checks group a composite key's NULLs as equal: its index must refuse them too.
+            assert len(columns) == 1 or unique[table.name, columns], columns
+
+
 async def test_the_format_knows_which_tables_have_updated_at(db_pool: asyncpg.Pool) -> None:
     # The upsert sets updated_at itself: it runs without touch_updated_at (without_row_triggers).
     async with db_pool.acquire() as conn:

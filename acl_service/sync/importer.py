@@ -5,8 +5,8 @@ Order of work, all in one transaction on one connection:
    COPY while every line is validated (`validate.py`); no fact table is touched yet.
 2. Only then is the revision taken (its row lock serializes writers from here to commit) and the
    staged rows checked against each other and against the state they will produce: duplicate
-   keys, references to rows that will not exist, parents in another organization. Any problem
-   rolls everything back.
+   keys (in a table that is empty, its unique indexes find them), references to rows that will
+   not exist, parents in another organization. Any problem rolls everything back.
 3. Deletes (replace mode, or POST /api/sync's delete lines) run with the row triggers on, so
    cascades into other tables are recorded row by row. Then, with `acl.bulk_write` on, the row
    triggers queue nothing (migration 0003), and when nothing was deleted the foreign-key
@@ -40,6 +40,12 @@ Mode = Literal["merge", "replace"]
 MAX_PROBLEMS_PER_CHECK: Final = 100
 PROGRESS_EVERY_ROWS: Final = 10_000
 ANALYZE_AFTER_ROWS: Final = 1_000  # rows inserted or deleted in a table
+# Statistics targets of the import's ANALYZEs (PostgreSQL's default is 100). The staged rows'
+# plans need row counts and a rough number of distinct keys: at 10, 100,000 staged resources
+# analyze in ~20 ms rather than 105. The tables keep enough for the fact index's per-organization
+# plans (an organization past 1/30 of a table is in the most-common values), at a third of the cost.
+STAGED_STATISTICS_TARGET: Final = 10
+CHANGED_STATISTICS_TARGET: Final = 30
 LINE: Final = "line"
 APPLY_WORK_MEM: Final = "256MB"
 
@@ -141,15 +147,19 @@ async def create_staging(conn: Connection, *, with_deletes: bool = False) -> Non
             )
 
 
+async def analyze(conn: Connection, names: Iterable[str], statistics_target: int) -> None:
+    """ANALYZE the tables `names` (of format.TABLES or their staging, never input) in the
+    transaction, sampling for `statistics_target`."""
+    await conn.execute(f"SET LOCAL default_statistics_target = {statistics_target:d}")
+    for name in names:
+        await conn.execute(f"ANALYZE {name}")
+    await conn.execute("SET LOCAL default_statistics_target = DEFAULT")
+
+
 async def prepare_staged(conn: Connection, tables: Iterable[Table]) -> None:
     """Give the planner the staged rows' statistics before the checks and the apply join them with
     each other and with the tables (temp tables have none until analyzed)."""
-    # A tenth of the default sample: the plans need the row counts and a rough number of
-    # distinct keys, and ANALYZE of 100,000 staged resources took 105 ms at the default.
-    await conn.execute("SET LOCAL default_statistics_target = 10")
-    for table in tables:
-        await conn.execute(f"ANALYZE {stage_name(table)}")
-    await conn.execute("SET LOCAL default_statistics_target = DEFAULT")
+    await analyze(conn, (stage_name(table) for table in tables), STAGED_STATISTICS_TARGET)
 
 
 async def copy_rows(conn: Connection, table: Table, records: Iterable[tuple[Any, ...]]) -> None:
@@ -292,12 +302,28 @@ def organization_checks(plan: Plan) -> Iterator[Check]:
     )
 
 
-async def find_problems(conn: Connection, plan: Plan) -> list[Problem]:
-    checks = [
-        *(check for table in TABLES if table.name in plan.present for check in duplicate_checks(table)),
-        *(check for table in TABLES if table.name in plan.present for check in reference_checks(table, plan)),
-        *(check for check in organization_checks(plan) if check.table.name in plan.present),
-    ]
+async def find_problems(conn: Connection, plan: Plan, empty: frozenset[str]) -> list[Problem]:
+    """Every problem of the staged rows. The duplicates of a table that is `empty` are left to its
+    unique indexes (see `run_counted`) unless another problem rejects the import anyway: no staged
+    row can meet a stored one there, so the indexes find every duplicate the checks would, and a
+    first load skips a GROUP BY per key."""
+    present = [table for table in TABLES if table.name in plan.present]
+    problems = await run_checks(
+        conn,
+        [
+            *(check for table in present if table.name not in empty for check in duplicate_checks(table)),
+            *(check for table in present for check in reference_checks(table, plan)),
+            *(check for check in organization_checks(plan) if check.table.name in plan.present),
+        ],
+    )
+    if problems:  # a rejected import names every problem it has
+        problems += await run_checks(
+            conn, (check for table in present if table.name in empty for check in duplicate_checks(table))
+        )
+    return sorted(problems, key=lambda problem: (problem.file, problem.line or 0))
+
+
+async def run_checks(conn: Connection, checks: Iterable[Check]) -> list[Problem]:
     problems = []
     for check in checks:
         if check.guard is not None and not await conn.fetchval(check.guard):
@@ -307,7 +333,7 @@ async def find_problems(conn: Connection, plan: Plan) -> list[Problem]:
         found = f"WITH found AS MATERIALIZED ({check.sql}) SELECT * FROM found LIMIT {MAX_PROBLEMS_PER_CHECK}"
         for line, column, message in await conn.fetch(found):
             problems.append(Problem(check.table.file_name, line, column, message))
-    return sorted(problems, key=lambda problem: (problem.file, problem.line or 0))
+    return problems
 
 
 # -- applying ----------------------------------------------------------------------------------
@@ -456,10 +482,24 @@ CONSTRAINT_ERRORS: Final = (
 )
 
 
-async def run_counted(conn: Connection, table: Table, sql: str, *args: Any) -> asyncpg.Record:
+async def run_counted(
+    conn: Connection, table: Table, sql: str, *args: Any, unchecked: Plan | None = None
+) -> asyncpg.Record:
+    """Run an apply statement; a constraint it breaks rejects the import. With `unchecked` (the
+    import's plan, when `table` was empty and its duplicates were left to its unique indexes, see
+    `find_problems`), it runs in a savepoint, so that a duplicate an index refuses is then named
+    by line with every other problem, by the checks in full."""
     try:
-        record: asyncpg.Record | None = await conn.fetchrow(sql, *args)
+        if unchecked is not None:
+            async with conn.transaction():
+                record: asyncpg.Record | None = await conn.fetchrow(sql, *args)
+        else:
+            record = await conn.fetchrow(sql, *args)
     except CONSTRAINT_ERRORS as error:
+        if unchecked is not None and isinstance(error, asyncpg.UniqueViolationError):
+            problems = await find_problems(conn, unchecked, empty=frozenset())
+            if problems:
+                raise ImportRejectedError(problems) from None
         # A conflict the checks above do not look for (a unique name or key held by a row outside
         # the files, a key limit): the database's own words name the row.
         detail = getattr(error, "detail", None) or str(error)
@@ -486,6 +526,18 @@ async def without_row_triggers(conn: Connection) -> bool:
     return True
 
 
+async def empty_tables(conn: Connection, plan: Plan) -> frozenset[str]:
+    """The tables of the import that hold no row (looked up under the revision lock, so no other
+    writer can fill one before the import's own upsert does)."""
+    return frozenset(
+        [
+            name
+            for name in sorted(plan.present)
+            if not await conn.fetchval(f"SELECT EXISTS (SELECT FROM {name})")
+        ]
+    )
+
+
 async def apply_staged(
     conn: Connection, plan: Plan, *, revision: int | None = None, samples: int = 0
 ) -> tuple[int, list[TableSummary]]:
@@ -496,7 +548,8 @@ async def apply_staged(
     # The checks and upserts hash-join every staged table with its target; at the default 4 MB
     # a million rows spill to disk in batches.
     await conn.execute(f"SET LOCAL work_mem = '{APPLY_WORK_MEM}'")
-    problems = await find_problems(conn, plan)
+    empty = await empty_tables(conn, plan)
+    problems = await find_problems(conn, plan, empty)
     if problems:
         raise ImportRejectedError(problems)
 
@@ -527,14 +580,13 @@ async def apply_staged(
     for table in TABLES:
         if table.name not in plan.present:
             continue
+        unchecked = plan if table.name in empty else None
         # Users, keys and projects write a changelog row each, which needs the RETURNING.
-        first_load = not (table.changelog_key or samples) and not await conn.fetchval(
-            f"SELECT EXISTS (SELECT FROM {table.name})"
-        )
+        first_load = unchecked is not None and not (table.changelog_key or samples)
         if first_load:
-            record = await run_counted(conn, table, first_load_sql(table))
+            record = await run_counted(conn, table, first_load_sql(table), unchecked=plan)
         else:
-            record = await run_counted(conn, table, upsert_sql(table, samples), samples)
+            record = await run_counted(conn, table, upsert_sql(table, samples), samples, unchecked=unchecked)
         touched.add(table, record["orgs"] or ())
         staged: int = (
             record["inserted"]  # a first load inserts every staged row
@@ -643,6 +695,7 @@ async def analyze_changed(conn: Connection, summary: ImportSummary) -> None:
     """A bulk load leaves the planner's statistics describing the tables before it, and the fact
     index's per-organization queries must stay index-backed at any size (issue 12). ANALYZE in
     the importing transaction samples its own new rows, and its statistics commit with them."""
-    for table in summary.tables:
-        if table.inserted + table.deleted >= ANALYZE_AFTER_ROWS:
-            await conn.execute(f"ANALYZE {table.table}")  # a name of format.TABLES, not input
+    changed = (
+        table.table for table in summary.tables if table.inserted + table.deleted >= ANALYZE_AFTER_ROWS
+    )
+    await analyze(conn, changed, CHANGED_STATISTICS_TARGET)
