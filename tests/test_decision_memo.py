@@ -2,10 +2,11 @@
 
 A `Decider` remembers answers per organization view, by (caller, target) and by the decision's
 signature: the user's project facts, the type's and the object's facts (two users, or two objects,
-with equal facts get the same answer); a batch shares one evaluator per view. Here, on random
-organizations, every answer one warm Decider gives across many checks in random order must equal
-the answer a Decider that remembers nothing computes for that check alone. And what memos keep is
-left out of the cycle collector's scans.
+with equal facts get the same answer); each view's evaluator, with the facts it gathered, lives
+beside that view's answers. Here, on random organizations, every answer a warm Decider gives across
+many checks in random order (and one whose memo is so small that it drops answers and evaluators
+all the time) must equal the answer a Decider that remembers nothing computes for that check alone.
+And what memos keep is left out of the cycle collector's scans.
 """
 
 import gc
@@ -54,8 +55,8 @@ def test_memoized_answers_equal_fresh_answers(
 ) -> None:
     view = generated.view
     warm = Decider(engine, routes, DEFAULT_POLICY_DIR)
+    tiny = Decider(engine, routes, DEFAULT_POLICY_DIR, memo_size=5)  # evicts every few checks
     fresh = Decider(engine, routes, DEFAULT_POLICY_DIR, memo_size=0)  # remembers nothing
-    shared: dict[OrganizationView, AccessEvaluator] = {}
     planned = checks(generated)
     order.shuffle(planned)
     for user_id, target in planned:
@@ -63,8 +64,9 @@ def test_memoized_answers_equal_fresh_answers(
         if action is None:
             continue  # not available for this target (e.g. restrict on a notebook)
         subject = Subject(Caller("user", generated.users[user_id]))
-        memoized = warm.check(subject, target, action, view, shared)
-        assert memoized == fresh.check(subject, target, action, view), (user_id, target)
+        expected = fresh.check(subject, target, action, view)
+        assert warm.check(subject, target, action, view) == expected, (user_id, target)
+        assert tiny.check(subject, target, action, view) == expected, (user_id, target)
 
 
 def parts(value: object) -> list[object]:
@@ -171,10 +173,9 @@ def test_answers_shared_across_organizations_users_and_keys_equal_fresh_answers(
     ]
     warm = Decider(engine, routes, DEFAULT_POLICY_DIR)
     fresh = Decider(engine, routes, DEFAULT_POLICY_DIR, memo_size=0)
-    shared: dict[OrganizationView, AccessEvaluator] = {}
     for caller, view, target in draw.sample(planned, k=min(len(planned), 1500)):
         action = warm.check_action(target)
         if action is None:
             continue
-        memoized = warm.check(Subject(caller), target, action, view, shared)
+        memoized = warm.check(Subject(caller), target, action, view)
         assert memoized == fresh.check(Subject(caller), target, action, view), (caller, target)

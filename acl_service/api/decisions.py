@@ -311,7 +311,6 @@ class DecisionController(Controller):
         record_revision(request.scope, facts.revision)
         # From here on nothing awaits: every item is decided on the same facts.
         subjects_seen: dict[tuple[UUID | None, str | None], Subject] = {}
-        evaluators: dict[OrganizationView, AccessEvaluator] = {}
         results = []
         for item, (target, action) in zip(body.checks, planned, strict=True):
             subject_key = (item.user, item.api_key)
@@ -319,7 +318,7 @@ class DecisionController(Controller):
             if subject is None:
                 subject = subjects_seen[subject_key] = facts.subject(item.user, item.api_key)
             view = facts.view_of_project(item.project_id)
-            results.append(decider.check(subject, target, action, view, evaluators))
+            results.append(decider.check(subject, target, action, view))
         count_decisions(request, "check_batch", (result.allowed for result in results), started)
         return BatchResponse(results, facts.revision)
 

@@ -204,48 +204,64 @@ def load_check_actions(policy_dir: Path) -> dict[tuple[str, str, str], CheckActi
     return actions
 
 
+class ViewAnswers:
+    """One view's remembered answers by (caller, target), and the evaluator that gathered them."""
+
+    __slots__ = ("answers", "evaluator")
+
+    def __init__(self, evaluator: AccessEvaluator) -> None:
+        self.answers: dict[object, CheckResult] = {}
+        self.evaluator = evaluator
+
+
 class AnswerMemo:
-    """Check answers memoized per organization view, bounded in entries.
+    """Check answers memoized per organization view, bounded in entries, with the view's evaluator.
 
     A view is immutable and replaced whole when any of its organization's facts change (and the
     subject's user and key records, global facts, are part of the key), so an answer stays right
     exactly as long as the view it was computed on is the current one: the first lookup on a new
-    view drops that organization's answers (and with them the old view).
+    view drops that organization's answers (and with them the old view). The evaluator's gathered
+    facts are right for exactly as long, so they live beside the answers: a check never asked
+    before still reuses its user's project and type facts from earlier requests. They grow by a
+    few entries per answer computed and go with the answers, so the bound holds them too.
     """
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, engine: PolicyEngine, capacity: int) -> None:
+        self.engine = engine
         self.capacity = capacity
-        self._organizations: OrderedDict[UUID, tuple[OrganizationView, dict[object, CheckResult]]] = (
-            OrderedDict()
-        )
+        self._organizations: OrderedDict[UUID, tuple[OrganizationView, ViewAnswers]] = OrderedDict()
         self._size = 0
         self.hits = 0
 
-    def of(self, view: OrganizationView) -> dict[object, CheckResult]:
+    def of(self, view: OrganizationView) -> ViewAnswers:
+        if self.capacity <= 0:  # memoization off: nothing outlives the check
+            return ViewAnswers(AccessEvaluator(self.engine, view, view.users))
         organization = view.organization.id
         entry = self._organizations.get(organization)
         if entry is not None and entry[0] is view:
             self._organizations.move_to_end(organization)
             return entry[1]
         if entry is not None:
-            self._size -= len(entry[1])
-        answers: dict[object, CheckResult] = {}
-        self._organizations[organization] = (view, answers)
+            self._size -= len(entry[1].answers)
+        found = ViewAnswers(AccessEvaluator(self.engine, view, view.users))
+        self._organizations[organization] = (view, found)
         self._organizations.move_to_end(organization)
-        return answers
+        return found
 
-    def put(self, answers: dict[object, CheckResult], key: object, answer: CheckResult) -> None:
+    def put(self, found: ViewAnswers, key: object, answer: CheckResult) -> None:
         if self.capacity <= 0:
             return
+        answers = found.answers
         while self._size >= self.capacity and self._organizations:
             # The least recently asked organization goes first, whole: cheap, and it unpins its view.
             _, (_, oldest) = next(iter(self._organizations.items()))
-            if oldest is answers:
+            if oldest is found:
                 self._size -= len(answers)
                 answers.clear()
+                found.evaluator = AccessEvaluator(self.engine, found.evaluator.view, found.evaluator.users)
                 break
             self._organizations.popitem(last=False)
-            self._size -= len(oldest)
+            self._size -= len(oldest.answers)
         answers[key] = answer
         self._size += 1
 
@@ -280,7 +296,7 @@ class Decider:
                 raise ValueError(message) from None
         self._refuse_identity_reads()
         self._any_route = self.routes.match("GET", "/api/users/@me/")
-        self._answers = AnswerMemo(memo_size)
+        self._answers = AnswerMemo(engine, memo_size)
         self._alike = BoundedMemo(memo_size)
 
     @property
@@ -349,37 +365,28 @@ class Decider:
         return match, body
 
     def check(
-        self,
-        subject: Subject,
-        target: CheckTarget,
-        action: CheckAction,
-        view: OrganizationView | None,
-        evaluators: dict[OrganizationView, AccessEvaluator] | None = None,
+        self, subject: Subject, target: CheckTarget, action: CheckAction, view: OrganizationView | None
     ) -> CheckResult:
         """One check (§5.4): subject, then project, then the equivalent request through the pipeline.
 
         Answers are remembered twice: per organization view by (caller, target), and for good by
         what the decision reads, the caller's credentials and the decision signature (the user's
         project, type and object facts), so a check equal in facts to any earlier one, of another
-        user, project or organization, costs its fact gathering only. A batch passes one `evaluators`
-        dict for all its items: checks of one user in one project then gather that user's facts once.
+        user, project or organization, costs its fact gathering only, and gathering reuses what the
+        view's evaluator already gathered for the user.
         """
         project = view.projects.get(target.project_id) if view is not None else None
         if subject.caller is None or subject.caller.user is None:
             return self._unauthenticated(subject)
         if project is None or view is None:
             return CheckResult(False, 404, PROJECT_NOT_FOUND, Levels(), ())
-        answers = self._answers.of(view)
+        remembered = self._answers.of(view)
         key = (subject.caller, target)
-        found = answers.get(key)
+        found = remembered.answers.get(key)
         if found is not None:
             self._answers.hits += 1
             return found
-        evaluator = evaluators.get(view) if evaluators is not None else None
-        if evaluator is None:
-            evaluator = AccessEvaluator(self.engine, view, view.users)
-            if evaluators is not None:
-                evaluators[view] = evaluator
+        evaluator = remembered.evaluator
         user_id = subject.caller.user.id
         signature = evaluator.decision_signature(user_id, project.id, target.resource, target.resource_id)
         if signature is None:  # no such object: nothing to share
@@ -390,7 +397,7 @@ class Decider:
             if found is None:
                 found = self._check(evaluator, subject.caller, user_id, target, action, project)
                 self._alike.put(alike, found)
-        self._answers.put(answers, key, found)
+        self._answers.put(remembered, key, found)
         return found
 
     def _credentials(
