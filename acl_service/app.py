@@ -42,10 +42,9 @@ from acl_service.api.errors import EXCEPTION_HANDLERS, MAX_BODY_BYTES
 from acl_service.api.explain import ExplainController
 from acl_service.api.health import HealthController
 from acl_service.api.metrics import STATE_KEY as METRICS_KEY
-from acl_service.api.metrics import Metrics, MetricsController, count_request, publish_periodically
+from acl_service.api.metrics import Metrics, MetricsController, publish_periodically
 from acl_service.api.openapi import ContractJsonRenderPlugin
-from acl_service.api.request_id import add_request_id_header
-from acl_service.api.revision import add_revision_header
+from acl_service.api.response_start import on_response_start
 from acl_service.api.state import AppState
 from acl_service.api.ui import inspector_router
 from acl_service.authz.engine import PolicyEngine
@@ -151,7 +150,7 @@ def create_app(settings: Settings) -> Litestar:
         ],
         lifespan=[database_lifespan],
         state=State({METRICS_KEY: metrics}),
-        before_send=[add_revision_header, add_request_id_header, count_request],
+        before_send=[on_response_start],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(

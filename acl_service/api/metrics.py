@@ -2,8 +2,8 @@
 
 Counters live in one `Metrics` object on the app's state (created with the app), never in module
 globals, so two apps in one process (tests, two instances on one database) count separately.
-Requests are counted by a `before_send` hook as their status line leaves, so errors raised anywhere
-are counted with the status they were answered with.
+Requests are counted by the `before_send` hook (`response_start`) as their status line leaves, so
+errors raised anywhere are counted with the status they were answered with.
 
 With several workers (`serve` with ACL_WORKERS > 1) a scrape reaches one of them, so each worker
 also writes its counts through to its own memory-mapped file in `Settings.metrics_dir` (the file
@@ -28,7 +28,7 @@ from typing import Any, Final, NamedTuple
 
 from litestar import Controller, MediaType, Request, get
 from litestar.datastructures import State
-from litestar.types import Message, Scope
+from litestar.types import Scope
 from prometheus_client.mmap_dict import MmapedDict
 
 from acl_service.api.state import AppState
@@ -229,15 +229,13 @@ def metrics_of(state: State) -> Metrics:
     return found
 
 
-async def count_request(message: Message, scope: Scope) -> None:
-    """`before_send` hook: count each response under its route template and status."""
-    if message["type"] != "http.response.start":
-        return
+def count_response(scope: Scope, status: int) -> None:
+    """Count a response under its route template and status."""
     app: Any = scope.get("litestar_app")
     if app is None:
         return
     endpoint = str(scope.get("path_template") or UNMATCHED)
-    metrics_of(app.state).count_request(endpoint, message["status"])
+    metrics_of(app.state).count_request(endpoint, status)
 
 
 class MetricsController(Controller):

@@ -1,6 +1,7 @@
 """`X-Request-Id` on every response: the caller's id when it sent a usable one, else a new one.
 
-A `before_send` hook, like `X-Acl-Revision`, so error responses carry it too. Callers' ids are
+Written by the `before_send` hook (`response_start`), like `X-Acl-Revision`, so error responses
+carry it too. Callers' ids are
 echoed only when short and made of URL-safe characters: the id ends up in logs and headers.
 """
 
@@ -8,8 +9,7 @@ import re
 import uuid
 from typing import Final
 
-from litestar.datastructures import MutableScopeHeaders
-from litestar.types import Message, Scope
+from litestar.types import Scope
 
 REQUEST_ID_HEADER: Final = "X-Request-Id"
 USABLE_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -25,8 +25,3 @@ def request_id_of(scope: Scope) -> str:
         found = text if USABLE_REQUEST_ID.fullmatch(text) else uuid.uuid4().hex
         state["acl_request_id"] = found
     return found
-
-
-async def add_request_id_header(message: Message, scope: Scope) -> None:
-    if message["type"] == "http.response.start":
-        MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = request_id_of(scope)

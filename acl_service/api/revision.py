@@ -1,13 +1,12 @@
 """`X-Acl-Revision` on every response (SPEC §2): the revision a write produced, else the one applied.
 
-Handlers record the revision in the ASGI scope's state as they learn it; one `before_send` hook
-writes the header, so error responses carry it too.
+Handlers record the revision in the ASGI scope's state as they learn it; the `before_send` hook
+(`response_start`) writes the header, so error responses carry it too.
 """
 
 from typing import Any, Final
 
-from litestar.datastructures import MutableScopeHeaders
-from litestar.types import Message, Scope
+from litestar.types import Scope
 
 REVISION_HEADER: Final = "X-Acl-Revision"
 _STATE_KEY: Final = "acl_revision"
@@ -17,9 +16,7 @@ def record_revision(scope: Any, revision: int) -> None:
     scope.setdefault("state", {})[_STATE_KEY] = revision
 
 
-async def add_revision_header(message: Message, scope: Scope) -> None:
-    if message["type"] != "http.response.start":
-        return
-    revision = scope.get("state", {}).get(_STATE_KEY)
-    if revision is not None:
-        MutableScopeHeaders.from_message(message)[REVISION_HEADER] = str(revision)
+def revision_of(scope: Scope) -> int | None:
+    """The revision recorded for the request, if any."""
+    revision: int | None = scope.get("state", {}).get(_STATE_KEY)
+    return revision
