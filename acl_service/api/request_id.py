@@ -1,8 +1,8 @@
 """`X-Request-Id` on every response: the caller's id when it sent a usable one, else a new one.
 
 Written by the `before_send` hook (`response_start`), like `X-Acl-Revision`, so error responses
-carry it too. Callers' ids are
-echoed only when short and made of URL-safe characters: the id ends up in logs and headers.
+carry it too. Callers' ids are echoed only when short and made of URL-safe characters: the id ends
+up in logs and headers.
 """
 
 import re
