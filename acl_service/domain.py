@@ -182,6 +182,8 @@ class OrganizationView:
         "insight_dashboards",
         "memberships_by_id",
         "memberships_by_user",
+        "named_memberships",
+        "named_roles",
         "object_ids_with_rows",
         "objects",
         "organization",
@@ -232,6 +234,15 @@ class OrganizationView:
         self.type_object_summaries: dict[tuple[int, str], RowSummary] = {
             k: summarize_rows(v) for k, v in rows_by_type.items()
         }
+        # Who any row or explicit membership names: a user whose membership and roles are named
+        # nowhere has, in every project, the facts of any other such user of the same level.
+        self.named_memberships: frozenset[UUID] = frozen(
+            {row.member_id for group in rows.values() for row in group if row.member_id is not None}
+            | {membership_id for _, membership_id in self.explicit_levels}
+        )
+        self.named_roles: frozenset[UUID] = frozen(
+            row.role_id for group in rows.values() for row in group if row.role_id is not None
+        )
         self.object_ids_with_rows: dict[tuple[int, str], tuple[str, ...]] = {
             k: tuple(dict.fromkeys(row.resource_id for row in v if row.resource_id is not None))
             for k, v in rows_by_type.items()

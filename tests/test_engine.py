@@ -218,6 +218,30 @@ def test_memo_counts_hits_and_misses_and_stays_bounded() -> None:
     assert engine.cache_stats().size <= 8
 
 
+def test_steps_are_remembered_by_what_decides_them() -> None:
+    """A key in another project decides alike without asking the policy again; a refusal whose
+    message names the project still names the right one."""
+    engine = PolicyEngine.load()
+    key = f.KeyFacts(
+        legacy=False, scopes=frozenset({"dashboard:read"}), required_scopes=("dashboard:read",),
+        scope_object="dashboard", missing_scope=None, org_context=True, org_name="O", org_id="o",
+        key_policy=False, members_can_use_keys=True, owner_org_level=1, scoped_teams=False,
+        project_context=True, project_id=1, project_listed=True, scoped_organizations=False,
+        organization_listed=False,
+    )  # fmt: skip
+    assert engine.key_check("k2_k4", key).allowed
+    misses = engine.cache_stats().misses
+    for project_id in range(2, 50):
+        assert engine.key_check("k2_k4", msgspec.structs.replace(key, project_id=project_id)).allowed
+    assert engine.cache_stats().misses == misses
+    for project_id in range(2, 5):
+        refused = engine.key_check(
+            "k2_k4",
+            msgspec.structs.replace(key, project_id=project_id, scoped_teams=True, project_listed=False),
+        )
+        assert refused.detail == f"API key does not have access to the requested project: ID {project_id}."
+
+
 def copy_policies(tmp_path: Path) -> Path:
     target = tmp_path / "policies"
     shutil.copytree(DEFAULT_POLICY_DIR, target, ignore=shutil.ignore_patterns("tests"))

@@ -67,6 +67,12 @@ def test_summaries_equal_the_rows_they_summarize(generated: GeneratedOrganizatio
                 roles[role] = roles.get(role, frozenset()) | levels
         assert summary.by_member == members
         assert summary.by_role == roles
+    # Who is named anywhere: what lets users who are named nowhere share their facts.
+    rows = [row for group in view.access_rows.values() for row in group]
+    assert view.named_memberships == {row.member_id for row in rows if row.member_id} | {
+        membership_id for _, membership_id in view.explicit_levels
+    }
+    assert view.named_roles == {row.role_id for row in rows if row.role_id}
 
 
 def comparable(view: OrganizationView) -> dict[str, Any]:
@@ -83,6 +89,8 @@ def comparable(view: OrganizationView) -> dict[str, Any]:
         "type_summaries": view.type_object_summaries,
         "objects_with_rows": {key: set(ids) for key, ids in view.object_ids_with_rows.items()},
         "roles": view.role_ids_by_user,
+        "named_memberships": view.named_memberships,
+        "named_roles": view.named_roles,
         "privileges": view.privileges,
         "placements": {key: set(ids) for key, ids in view.insight_dashboards.items()},
         "row_count": view.row_count,

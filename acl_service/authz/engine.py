@@ -19,6 +19,7 @@ PolicyError is raised for a malformed policy or a query that no row decides.
 """
 
 import itertools
+import operator
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -57,6 +58,7 @@ DEFAULT_POLICY_DIR = Path(__file__).resolve().parent.parent.parent / "policies"
 DEFAULT_CACHE_SIZE = 200_000
 
 FACT_FIELD = re.compile(r"\br\.f\.([a-z_]+)")
+WHOLE_FACTS = re.compile(r"\br\.f\b(?!\.[a-z_])")
 EvaluatorName = Literal["compiled", "casbin"]
 
 
@@ -211,6 +213,38 @@ def _compile(expression: str, rule: PolicyRule) -> CodeType:
         raise PolicyError(f"rule {rule.rule}: {error.msg}: {expression}") from error
 
 
+FactReader = Callable[[msgspec.Struct], object]
+
+
+def _reader(texts: Iterable[str]) -> FactReader:
+    """What rule texts read of a fact vector: the values of the fields they name, or the whole vector
+    when a text reads `r.f` itself."""
+    texts = list(texts)
+    if any(WHOLE_FACTS.search(text) for text in texts):
+        return lambda facts: facts
+    fields = sorted({name for text in texts for name in FACT_FIELD.findall(text)})
+    if not fields:
+        return lambda facts: ()
+    return operator.attrgetter(*fields)
+
+
+class _StepReads(msgspec.Struct, frozen=True):
+    """Per pipeline query: what its conditions read, and per deciding row what its answer reads."""
+
+    conditions: FactReader
+    answers: dict[str, FactReader]
+
+    @classmethod
+    def of(cls, engine: "PolicyEngine", query: str) -> "_StepReads":
+        rules = list(engine.rules_of(query))
+        if not rules:
+            raise PolicyError(f"unknown query {query}")
+        answers = {rule.rule: _reader((rule.answer,)) for rule in rules}
+        if len(answers) != len(rules):
+            raise PolicyError(f"query {query} names a rule id twice")
+        return cls(conditions=_reader(rule.condition for rule in rules), answers=answers)
+
+
 class PolicyEngine:
     def __init__(
         self, enforcer: Any, *, cache_size: int = DEFAULT_CACHE_SIZE, evaluator: EvaluatorName = "compiled"
@@ -235,6 +269,7 @@ class PolicyEngine:
         )
         self._memo = BoundedMemo(cache_size)
         self._fields_read: dict[str, frozenset[str]] = {}
+        self._step_reads: dict[str, _StepReads] = {}
 
     @classmethod
     def load(
@@ -475,21 +510,37 @@ class PolicyEngine:
         return self._memo.cached(facts, compute)
 
     def key_check(self, stage: Literal["k1", "k2_k4"], facts: KeyFacts) -> CheckOutcome:
-        return self._memo.cached((stage, facts), lambda: self._outcome(f"key.{stage}", facts))
+        return self.step(f"key.{stage}", facts)
 
     def check(self, code: str, facts: CheckFacts) -> CheckOutcome:
-        return self._memo.cached((code, facts), lambda: self._outcome(f"check.{code}", facts))
-
-    def _outcome(self, query: str, facts: msgspec.Struct) -> CheckOutcome:
-        answer = self.ask(query, facts)
-        if answer.value == "pass":
-            return CheckOutcome(True, 200, None, None, answer.rule, answer.reason)
-        status, code, detail = answer.value
-        return CheckOutcome(False, status, code, detail, answer.rule, answer.reason)
+        return self.step(f"check.{code}", facts)
 
     def step(self, query: str, facts: msgspec.Struct) -> CheckOutcome:
-        """A pipeline step other than a permission code (pipeline.auth, pipeline.resolve, ...)."""
-        return self._memo.cached((query, facts), lambda: self._outcome(query, facts))
+        """A pipeline step: a permission code, a key check, pipeline.auth, pipeline.resolve, ...
+
+        Memoized by what decides it rather than by the whole fact vector: the deciding row by the
+        fields the query's conditions read, then its outcome by the fields that row's answer reads
+        (none, for a pass or a fixed refusal). A key's facts name its project and organization,
+        which only some refusals' messages read, so keys in different projects share decisions.
+        """
+        reads = self._step_reads.get(query)
+        if reads is None:
+            reads = self._step_reads[query] = _StepReads.of(self, query)
+        decided_by = (query, reads.conditions(facts))
+        rule = self._memo.get(decided_by)
+        if rule is not None:
+            found = self._memo.get((query, rule, reads.answers[rule](facts)))
+            if found is not None:
+                return found  # type: ignore[no-any-return]
+        answer = self.ask(query, facts)
+        if answer.value == "pass":
+            outcome = CheckOutcome(True, 200, None, None, answer.rule, answer.reason)
+        else:
+            status, code, detail = answer.value
+            outcome = CheckOutcome(False, status, code, detail, answer.rule, answer.reason)
+        self._memo.put(decided_by, answer.rule)
+        self._memo.put((query, answer.rule, reads.answers[answer.rule](facts)), outcome)
+        return outcome
 
     def fields_read(self, query: str) -> frozenset[str]:
         """The fact fields (`r.f.<name>`) the rows of a query read, so callers gather only those."""

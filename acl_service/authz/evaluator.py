@@ -24,6 +24,7 @@ from acl_service.authz.facts import (
     InsightFacts,
     ListFacts,
     ModifyFacts,
+    ObjectFacts,
     ProjectFacts,
     ResourceTypeFacts,
     UserContext,
@@ -66,7 +67,10 @@ class AccessEvaluator:
         self.view = view
         self.users = users
         self.gates = engine.gates(view.organization.features)
-        self._users: dict[int, UserContext] = {}
+        # Per user, its context and the number of its `alike` class: project and type facts and
+        # decisions are kept per class, so users who read alike share them (`UserContext.alike`).
+        self._users: dict[int, tuple[UserContext, int]] = {}
+        self._classes: dict[Hashable, int] = {}
         self._project_facts: dict[tuple[int, int, bool], ProjectFacts] = {}
         self._type_facts: dict[tuple[int, int, str], ResourceTypeFacts] = {}
         self._projects: dict[tuple[int, int, bool], ProjectDecision] = {}
@@ -74,26 +78,31 @@ class AccessEvaluator:
         self._types: dict[tuple[int, int, str], ResourceTypeDecision] = {}
         self._dashboards: dict[tuple[int, int, str], DashboardDecision] = {}
 
-    def user(self, user_id: int) -> UserContext:
+    def _user(self, user_id: int) -> tuple[UserContext, int]:
         found = self._users.get(user_id)
         if found is None:
-            found = self._users[user_id] = user_context(self.view, self.gates, user_id)
+            context = user_context(self.view, self.gates, user_id)
+            alike = self._classes.setdefault(context.alike, len(self._classes))
+            found = self._users[user_id] = (context, alike)
         return found
+
+    def user(self, user_id: int) -> UserContext:
+        return self._user(user_id)[0]
 
     # -- projects and the organization (§3.4, §3.5) ------------------------------------------------
 
     def project_facts(self, user_id: int, project_id: int, explicit: bool = False) -> ProjectFacts:
-        key = (user_id, project_id, explicit)
+        user, alike = self._user(user_id)
+        key = (alike, project_id, explicit)
         found = self._project_facts.get(key)
         if found is None:
-            user = self.user(user_id)
             found = self._project_facts[key] = project_facts(
                 self.view, self.gates, user, project_id, explicit=explicit
             )
         return found
 
     def project(self, user_id: int, project_id: int, explicit: bool = False) -> ProjectDecision:
-        key = (user_id, project_id, explicit)
+        key = (self._user(user_id)[1], project_id, explicit)
         found = self._projects.get(key)
         if found is None:
             found = self._projects[key] = self.engine.project(
@@ -117,16 +126,16 @@ class AccessEvaluator:
     # -- resource types (§3.6, §3.9) ---------------------------------------------------------------
 
     def resource_type_facts(self, user_id: int, project_id: int, resource: str) -> ResourceTypeFacts:
-        key = (user_id, project_id, resource)
+        user, alike = self._user(user_id)
+        key = (alike, project_id, resource)
         found = self._type_facts.get(key)
         if found is None:
             info = self.engine.resource_info(resource)
-            user = self.user(user_id)
             found = self._type_facts[key] = resource_type_facts(self.view, self.gates, user, project_id, info)
         return found
 
     def resource_type(self, user_id: int, project_id: int, resource: str) -> ResourceTypeDecision:
-        key = (user_id, project_id, resource)
+        key = (self._user(user_id)[1], project_id, resource)
         found = self._types.get(key)
         if found is None:
             found = self._types[key] = self.engine.resource_type(
@@ -151,12 +160,23 @@ class AccessEvaluator:
         key = (user_id, project_id, resource, resource_id, explicit)
         found = self._objects.get(key)
         if found is None:
-            info = self.engine.resource_info(resource)
-            facts = object_facts(
-                self.view, self.gates, self.user(user_id), project_id, info, resource_id, explicit=explicit
-            )
+            facts = self.object_facts(user_id, project_id, resource, resource_id, explicit)
             found = self._objects[key] = self.engine.object(facts)
         return found
+
+    def object_facts(
+        self, user_id: int, project_id: int, resource: str, resource_id: str, explicit: bool = False
+    ) -> ObjectFacts:
+        return object_facts(
+            self.view,
+            self.gates,
+            self.user(user_id),
+            self.project_facts(user_id, project_id),
+            self.resource_type_facts(user_id, project_id, resource),
+            project_id,
+            resource_id,
+            explicit=explicit,
+        )
 
     def object_access_level(
         self, user_id: int, project_id: int, resource: str, resource_id: str, explicit: bool = False
@@ -237,35 +257,34 @@ class AccessEvaluator:
     def insight(self, user_id: int, project_id: int, insight_id: str) -> InsightDecision:
         return self.engine.insight(self.insight_facts(user_id, project_id, insight_id))
 
-    def object_signature(self, user_id: int, project_id: int, resource: str, resource_id: str) -> Hashable:
-        """Everything any decision about an existing object reads of it, as fact vectors: the object's
-        own and, for dashboards and insights, their legacy-layer facts. For one user, two objects of a
-        type with equal signatures get equal answers; None for an object that does not exist."""
-        if (project_id, resource, resource_id) not in self.view.objects:
-            return None
-        info = self.engine.resource_info(resource)
-        own = object_facts(self.view, self.gates, self.user(user_id), project_id, info, resource_id)
-        if resource == DASHBOARD:
-            return own, self.dashboard_facts(user_id, project_id, resource_id)
-        if resource == INSIGHT:
-            return own, self.insight_facts(user_id, project_id, resource_id)
-        return own
-
     def decision_signature(
         self, user_id: int, project_id: int, resource: str | None, resource_id: str | None
     ) -> Hashable:
         """Everything a decision about a target reads of the user, the project and the target, as
-        fact vectors: the user's project facts, those of the target's type, and the object's
-        signature. Two users with equal signatures for a target get equal answers; None for an
-        object that does not exist."""
-        project = self.project_facts(user_id, project_id)
+        fact vectors: the user's project facts, those of the target's type, the object's own and,
+        for dashboards and insights, their legacy-layer facts. Two users with equal signatures for
+        a target get equal answers; None for an object that does not exist.
+
+        The first-seen path of every check: the cached facts are read straight from their maps."""
+        user, alike = self._users.get(user_id) or self._user(user_id)
+        project = self._project_facts.get((alike, project_id, False)) or self.project_facts(
+            user_id, project_id
+        )
         if resource is None:
             return project
-        of_type = self.resource_type_facts(user_id, project_id, resource)
+        of_type = self._type_facts.get((alike, project_id, resource)) or self.resource_type_facts(
+            user_id, project_id, resource
+        )
         if resource_id is None:
             return project, of_type
-        target = self.object_signature(user_id, project_id, resource, resource_id)
-        return None if target is None else (project, of_type, target)
+        if (project_id, resource, resource_id) not in self.view.objects:
+            return None
+        own = object_facts(self.view, self.gates, user, project, of_type, project_id, resource_id)
+        if resource == DASHBOARD:
+            return project, of_type, (own, self.dashboard_facts(user_id, project_id, resource_id))
+        if resource == INSIGHT:
+            return project, of_type, (own, self.insight_facts(user_id, project_id, resource_id))
+        return project, of_type, own
 
     # -- who may change access controls (§3.12) ----------------------------------------------------
 

@@ -292,9 +292,17 @@ class RecordingEvaluator(AccessEvaluator):
 
     def __init__(self, engine: RecordingEngine, view: OrganizationView) -> None:
         super().__init__(engine, view, view.users)
+        self._recorded: set[tuple[object, ...]] = set()
+
+    def _first(self, *decision: object) -> bool:
+        """Whether a decision is asked for the first time (then recorded), not a cache hit."""
+        if decision in self._recorded:
+            return False
+        self._recorded.add(decision)
+        return True
 
     def project(self, user_id: int, project_id: int, explicit: bool = False) -> ProjectDecision:
-        if (user_id, project_id, explicit) in self._projects:
+        if not self._first(PROJECT, user_id, project_id, explicit):
             return super().project(user_id, project_id, explicit)
         title = f"project {project_id} for user {user_id}" + (" (explicit)" if explicit else "")
         with self.engine.group("decision", title, "3.4"):
@@ -304,7 +312,7 @@ class RecordingEvaluator(AccessEvaluator):
     def object(
         self, user_id: int, project_id: int, resource: str, resource_id: str, explicit: bool = False
     ) -> ObjectDecision:
-        if (user_id, project_id, resource, resource_id, explicit) in self._objects:
+        if not self._first("object", user_id, project_id, resource, resource_id, explicit):
             return super().object(user_id, project_id, resource, resource_id, explicit)
         title = f"{resource} {resource_id} for user {user_id}" + (" (explicit)" if explicit else "")
         with self.engine.group("decision", title, "3.7"):
@@ -312,14 +320,14 @@ class RecordingEvaluator(AccessEvaluator):
             return super().object(user_id, project_id, resource, resource_id, explicit)
 
     def resource_type(self, user_id: int, project_id: int, resource: str) -> ResourceTypeDecision:
-        if (user_id, project_id, resource) in self._types:
+        if not self._first("type", user_id, project_id, resource):
             return super().resource_type(user_id, project_id, resource)
         with self.engine.group("decision", f"resource type {resource} for user {user_id}", "3.6"):
             self._record_type_facts(user_id, project_id, resource)
             return super().resource_type(user_id, project_id, resource)
 
     def dashboard(self, user_id: int, project_id: int, dashboard_id: str) -> DashboardDecision:
-        if (user_id, project_id, dashboard_id) in self._dashboards:
+        if not self._first(DASHBOARD, user_id, project_id, dashboard_id):
             return super().dashboard(user_id, project_id, dashboard_id)
         with self.engine.group("decision", f"dashboard {dashboard_id} legacy layer", "3.11"):
             stored = self.view.objects[(project_id, DASHBOARD, dashboard_id)]

@@ -155,7 +155,8 @@ class KeyFacts(msgspec.Struct, frozen=True, gc=False):
     members_can_use_keys: bool
     owner_org_level: int
     scoped_teams: bool  # the key lists teams
-    project_id: int | None  # the project context
+    project_context: bool  # the request has a project context
+    project_id: int | None  # the project context's id (None without one)
     project_listed: bool
     scoped_organizations: bool
     organization_listed: bool
@@ -298,6 +299,10 @@ class UserContext(msgspec.Struct, frozen=True, gc=False):
     user_id: int
     membership: Membership | None
     role_ids: frozenset[UUID]  # role ids whose rows apply (empty unless ROLES_ON)
+    # What the user's project and resource-type facts read of them: the level, and the membership
+    # and roles only where a row or an explicit membership of the view names them. Users with
+    # equal keys have equal project and type facts in every project of the view.
+    alike: tuple[int, UUID | None, frozenset[UUID]]
 
 
 def user_context(view: OrganizationView, gates: Gates, user_id: int) -> UserContext:
@@ -307,7 +312,11 @@ def user_context(view: OrganizationView, gates: Gates, user_id: int) -> UserCont
         if gates.roles_on and membership is not None
         else NOTHING
     )
-    return UserContext(user_id=user_id, membership=membership, role_ids=role_ids)
+    alike: tuple[int, UUID | None, frozenset[UUID]] = (0, None, NOTHING)
+    if membership is not None:
+        named = membership.id if membership.id in view.named_memberships else None
+        alike = (membership.level, named, frozen(role_ids & view.named_roles))
+    return UserContext(user_id=user_id, membership=membership, role_ids=role_ids, alike=alike)
 
 
 def _rows(
@@ -347,41 +356,34 @@ def object_facts(
     view: OrganizationView,
     gates: Gates,
     user: UserContext,
+    project: ProjectFacts,
+    of_type: ResourceTypeFacts,
     project_id: int,
-    info: ResourceInfo,
-    resource_id: str | None,
+    resource_id: str,
     *,
     explicit: bool = False,
 ) -> ObjectFacts:
-    """Facts for an object `(info.resource, resource_id)`; `resource_id=None` gathers a type's facts."""
-    membership = user.membership
-    creator = False
-    specific: frozenset[str] = NOTHING
-    defaults: frozenset[str] = NOTHING
-    member_row = role_row = False
-    if resource_id is not None:
-        stored = view.objects.get((project_id, info.resource, resource_id))
-        creator = (
-            stored is not None and stored.created_by_id is not None and stored.created_by_id == user.user_id
-        )
-        rows = _rows(view, gates, project_id, info.resource, resource_id)
-        specific, defaults, member_row, role_row = applicable_rows(rows, membership, user.role_ids)
-    wide_specific, wide_defaults, _, _ = applicable_rows(
-        _rows(view, gates, project_id, info.parent, None), membership, user.role_ids
-    )
-    project_rows = _rows(view, gates, project_id, "project", str(project_id))
-    project_member_row = membership is not None and membership.id in project_rows.by_member
+    """Facts for an object `(of_type.resource, resource_id)`, given the same user's facts of its
+    project and type: the resource-wide rows and the project's member rows are theirs."""
+    stored = view.objects.get((project_id, of_type.resource, resource_id))
+    creator = stored is not None and stored.created_by_id is not None and stored.created_by_id == user.user_id
+    rows = view.row_summaries.get((project_id, of_type.resource, resource_id)) if gates.ac_on else None
+    if rows is None:  # most objects have no rows of their own
+        specific = defaults = NOTHING
+        member_row = role_row = False
+    else:
+        specific, defaults, member_row, role_row = applicable_rows(rows, user.membership, user.role_ids)
     return ObjectFacts(
-        resource=info.resource,
-        org_level=membership.level if membership is not None else 0,
+        resource=of_type.resource,
+        org_level=project.org_level,
         creator=creator,
         ac_on=gates.ac_on,
         specific=specific,
-        resource_rows=frozen(wide_specific | wide_defaults),
+        resource_rows=of_type.resource_rows,
         defaults=defaults,
         member_row=member_row,
         role_row=role_row,
-        project_member_row=project_member_row,
+        project_member_row=project.member_row,
         explicit=explicit,
     )
 

@@ -348,6 +348,7 @@ class _Request:
             members_can_use_keys=organization.members_can_use_personal_api_keys if organization else True,
             owner_org_level=self.org_level,
             scoped_teams=bool(key.scoped_teams),
+            project_context=in_project_context and project_id is not None,
             project_id=project_id if in_project_context else None,
             project_listed=project_id in key.scoped_teams,
             scoped_organizations=bool(key.scoped_organizations),
