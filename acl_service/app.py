@@ -37,6 +37,7 @@ from acl_service.api.admin.roles import RolesController
 from acl_service.api.admin.sync import sync_rows
 from acl_service.api.admin.users import UsersController
 from acl_service.api.changes import ChangeFeedController
+from acl_service.api.check_fast_path import CheckFastPath
 from acl_service.api.decisions import DecisionController
 from acl_service.api.errors import EXCEPTION_HANDLERS, MAX_BODY_BYTES
 from acl_service.api.explain import ExplainController
@@ -171,7 +172,7 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=logging_config(settings),
         debug=False,
     )
-    app.asgi_handler = AccessLog(app.asgi_handler, settings.access_log)
+    app.asgi_handler = AccessLog(CheckFastPath(app.asgi_handler), settings.access_log)
     return app
 
 

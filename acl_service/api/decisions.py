@@ -285,13 +285,7 @@ class DecisionController(Controller):
         )
         await facts.load([facts.organization_of(body.project_id)])
         record_revision(request.scope, facts.revision)
-        result = decider.check(
-            facts.subject(body.user, body.api_key), target, action, facts.view_of_project(body.project_id)
-        )
-        count_decisions(request, "check", (result.allowed,), started)
-        return CheckResponse(
-            result.allowed, result.status, result.detail, result.levels, result.reason, facts.revision
-        )
+        return answer_check(request.app.state, decider, facts, body, target, action, started)
 
     @post("/check/batch", status_code=200, opt=api_doc(body=BatchRequest, body_examples=examples.CHECK_BATCH))
     async def check_batch(self, request: Request[Any, Any, State]) -> BatchResponse:
@@ -319,7 +313,7 @@ class DecisionController(Controller):
                 subject = subjects_seen[subject_key] = facts.subject(item.user, item.api_key)
             view = facts.view_of_project(item.project_id)
             results.append(decider.check(subject, target, action, view))
-        count_decisions(request, "check_batch", (result.allowed for result in results), started)
+        count_decisions(request.app.state, "check_batch", (result.allowed for result in results), started)
         return BatchResponse(results, facts.revision)
 
     @post(
@@ -360,7 +354,7 @@ class DecisionController(Controller):
             ],
             revision=facts.revision,
         )
-        count_decisions(request, "levels", (), started)
+        count_decisions(request.app.state, "levels", (), started)
         return response
 
     @post("/authorize", status_code=200, opt=api_doc(body=AuthorizeRequest, body_examples=examples.AUTHORIZE))
@@ -378,7 +372,7 @@ class DecisionController(Controller):
         resolved = await resolve_authorize(decider, facts, body)
         decision = resolved if isinstance(resolved, RequestDecision) else decider.authorize_request(*resolved)
         record_revision(request.scope, facts.revision)
-        count_decisions(request, "authorize", (decision.allowed,), started)
+        count_decisions(request.app.state, "authorize", (decision.allowed,), started)
         return authorize_response(decision, facts.revision)
 
     @post(
@@ -427,7 +421,7 @@ class DecisionController(Controller):
             raise NotFound(ORGANIZATION_NOT_FOUND)
         evaluator = AccessEvaluator(decider.engine, view, view.users)
         answer = list_filter(evaluator, found.id, body.project_id or 0, resource, body.admin_include_all)
-        count_decisions(request, "filter", (), started)
+        count_decisions(request.app.state, "filter", (), started)
         return FilterResponse(
             mode=answer.mode,
             ids=list(answer.ids),
@@ -469,12 +463,32 @@ class DecisionController(Controller):
         found = subjects(evaluator, project_id, resource, resource_id or str(project_id))
         if found is None:
             raise NotFound()
-        count_decisions(request, "subjects", (), started)
+        count_decisions(request.app.state, "subjects", (), started)
         return SubjectsResponse(found, len(found), facts.revision)
 
 
 async def _ready_facts(app_state: AppState, min_revision: int | None) -> RequestFacts:
     return await RequestFacts.ready(app_state.index, min_revision, app_state.settings.min_revision_wait_ms)
+
+
+def answer_check(
+    state: State,
+    decider: Decider,
+    facts: RequestFacts,
+    body: CheckRequest,
+    target: CheckTarget,
+    action: CheckAction,
+    started: float,
+) -> CheckResponse:
+    """A validated check decided on facts already loaded, and counted: `/v1/check`'s answer, on
+    either of its paths (`api.check_fast_path`)."""
+    result = decider.check(
+        facts.subject(body.user, body.api_key), target, action, facts.view_of_project(body.project_id)
+    )
+    count_decisions(state, "check", (result.allowed,), started)
+    return CheckResponse(
+        result.allowed, result.status, result.detail, result.levels, result.reason, facts.revision
+    )
 
 
 def begin_decision(request: Request[Any, Any, State]) -> tuple[AppState, Decider]:
@@ -486,10 +500,8 @@ def begin_decision(request: Request[Any, Any, State]) -> tuple[AppState, Decider
     return app_state, decider_of(state, app_state)
 
 
-def count_decisions(
-    request: Request[Any, Any, State], endpoint: str, allowed: Iterable[bool], started: float
-) -> None:
-    metrics = metrics_of(request.app.state)
+def count_decisions(state: State, endpoint: str, allowed: Iterable[bool], started: float) -> None:
+    metrics = metrics_of(state)
     verdicts = list(allowed)
     granted = sum(verdicts)
     metrics.count_decisions(endpoint, granted, len(verdicts) - granted)

@@ -110,7 +110,7 @@ class ExplainController(Controller):
         record_revision(request.scope, facts.revision)
         subject = facts.subject(body.user, body.api_key)
         result, trace = explainer.check(subject, target, action, facts.view_of_project(body.project_id))
-        count_decisions(request, "explain", (result.allowed,), started)
+        count_decisions(request.app.state, "explain", (result.allowed,), started)
         return CheckExplanation(
             result.allowed, result.status, result.detail, result.levels, result.reason, facts.revision, trace
         )
@@ -131,6 +131,6 @@ async def _explain_request(
     else:
         decision, trace = explainer.request(*resolved)
     record_revision(request.scope, facts.revision)
-    count_decisions(request, "explain", (decision.allowed,), started)
+    count_decisions(request.app.state, "explain", (decision.allowed,), started)
     answer = authorize_response(decision, facts.revision)
     return AuthorizeExplanation(**msgspec.structs.asdict(answer), trace=trace)

@@ -40,6 +40,8 @@ class FactSource(Protocol):
 
     async def organization(self, organization_id: UUID) -> OrganizationView | None: ...
 
+    def loaded_organization(self, organization_id: UUID) -> OrganizationView | None: ...
+
     def project(self, project_id: int) -> Project | None: ...
 
     def user_by_uuid(self, user_uuid: UUID) -> UserRef | None: ...
@@ -77,6 +79,20 @@ class RequestFacts:
         self.index.ensure_current()  # the listener may have dropped while we awaited a load
         self.revision = self.index.applied_revision
         return self.revision
+
+    def load_from_memory(self, organization_ids: Iterable[UUID | None]) -> bool:
+        """`load` without awaiting: True when every organization named is in memory already (they
+        are then this request's, at the applied revision); False, loading nothing, otherwise."""
+        views = {}
+        for organization in organization_ids:
+            if organization is not None:
+                view = self.index.loaded_organization(organization)
+                if view is None:
+                    return False
+                views[organization] = view
+        self.views.update(views)
+        self.revision = self.index.applied_revision
+        return True
 
     def organization_of(self, project_id: int | None) -> UUID | None:
         project = self.index.project(project_id) if project_id is not None else None

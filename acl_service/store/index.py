@@ -287,10 +287,9 @@ class FactIndex:
 
         Raises ServiceUnavailable (facts_unavailable) when the database cannot be read.
         """
-        loaded = self._organizations.get(organization_id)
-        if loaded is not None:
-            self._organizations.move_to_end(organization_id)
-            return loaded.view
+        view = self.loaded_organization(organization_id)
+        if view is not None:
+            return view
         task = self._loads.get(organization_id)
         if task is None:
             task = asyncio.create_task(self._load_organization(organization_id))
@@ -301,6 +300,14 @@ class FactIndex:
             return await asyncio.shield(task)
         except _DATABASE_ERRORS as error:
             raise ServiceUnavailable(FACTS_UNAVAILABLE, code="facts_unavailable") from error
+
+    def loaded_organization(self, organization_id: UUID) -> OrganizationView | None:
+        """The organization's view if it is in memory (then it counts as used), else None: never loads."""
+        loaded = self._organizations.get(organization_id)
+        if loaded is None:
+            return None
+        self._organizations.move_to_end(organization_id)
+        return loaded.view
 
     def stats(self) -> IndexStats:
         connection = self._connection
