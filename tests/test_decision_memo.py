@@ -11,13 +11,16 @@ And what memos keep is left out of the cycle collector's scans.
 
 import gc
 import random
+from typing import cast
 from uuid import UUID
 
 import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from litestar.datastructures import State
 
+from acl_service.api.decisions import FREEZE_EVERY_ANSWERS, freeze_new_answers
 from acl_service.authz.decisions import CheckTarget, Decider, Subject
 from acl_service.authz.engine import DEFAULT_POLICY_DIR, PolicyEngine
 from acl_service.authz.evaluator import AccessEvaluator
@@ -105,6 +108,23 @@ def test_memoized_answers_and_signatures_are_left_out_of_the_cycle_collector(
             assert part or part is NOTHING, "an empty level set other than NOTHING"
         else:
             assert not gc.is_tracked(part), part
+
+
+def test_answers_are_frozen_out_of_the_collectors_way_every_so_many() -> None:
+    class Grown:
+        answers_added = 0
+
+    state = State()
+    decider = cast(Decider, Grown())
+    freeze_new_answers(state, decider)
+    pending: list[list[int]] = [[] for _ in range(100)]  # tracked, not frozen yet
+    frozen = gc.get_freeze_count()
+    Grown.answers_added = FREEZE_EVERY_ANSWERS - 1
+    freeze_new_answers(state, decider)
+    assert gc.get_freeze_count() == frozen
+    Grown.answers_added = FREEZE_EVERY_ANSWERS
+    freeze_new_answers(state, decider)
+    assert gc.get_freeze_count() >= frozen + len(pending)
 
 
 # Key kinds of §3.13: legacy, `*`, read-only, writes on some types, scoped to one project or organization.

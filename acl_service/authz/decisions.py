@@ -232,6 +232,7 @@ class AnswerMemo:
         self._organizations: OrderedDict[UUID, tuple[OrganizationView, ViewAnswers]] = OrderedDict()
         self._size = 0
         self.hits = 0
+        self.added = 0  # answers taken in, ever
 
     def of(self, view: OrganizationView) -> ViewAnswers:
         if self.capacity <= 0:  # memoization off: nothing outlives the check
@@ -251,6 +252,7 @@ class AnswerMemo:
     def put(self, found: ViewAnswers, key: object, answer: CheckResult) -> None:
         if self.capacity <= 0:
             return
+        self.added += 1
         answers = found.answers
         while self._size >= self.capacity and self._organizations:
             # The least recently asked organization goes first, whole: cheap, and it unpins its view.
@@ -302,6 +304,11 @@ class Decider:
     @property
     def memo_hits(self) -> int:
         return self._answers.hits + self._alike.hits
+
+    @property
+    def answers_added(self) -> int:
+        """Answers its memos have taken in, ever: each leaves long-lived objects behind."""
+        return self._answers.added + self._alike.misses
 
     def _refuse_identity_reads(self) -> None:
         """Answers are shared between callers with equal facts (`check`): no check action's route may
