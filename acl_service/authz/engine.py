@@ -53,6 +53,7 @@ from acl_service.authz.facts import (
     ScopeFacts,
 )
 from acl_service.authz.memo import BoundedMemo
+from acl_service.domain import frozen
 
 DEFAULT_POLICY_DIR = Path(__file__).resolve().parent.parent.parent / "policies"
 DEFAULT_CACHE_SIZE = 200_000
@@ -501,6 +502,21 @@ class PolicyEngine:
     def scope_present(self, facts: ScopeFacts) -> bool:
         present: bool = self._memo.cached(facts, lambda: self.ask("scope.present", facts).value)
         return present
+
+    def key_scopes(
+        self, scopes: tuple[str, ...] | None, required: tuple[str, ...] | None
+    ) -> tuple[frozenset[str], str | None]:
+        """A key's scopes as a set, and the first required scope it lacks (§3.13 K4), or None."""
+
+        def compute() -> tuple[frozenset[str], str | None]:
+            held = frozen(scopes or ())
+            for scope in required or ():
+                scope_object, _, action = scope.partition(":")
+                if not self.scope_present(ScopeFacts(scope_object, action, held)):
+                    return held, scope
+            return held, None
+
+        return self._memo.cached(("key scopes", scopes, required), compute)
 
     def required_level(self, facts: RequiredLevelFacts) -> str:
         def compute() -> str:

@@ -24,10 +24,9 @@ from acl_service.authz.facts import (
     ObjectExistsFacts,
     RequiredLevelFacts,
     ResolveFacts,
-    ScopeFacts,
 )
 from acl_service.authz.routes import INTERNAL, Route, RouteMatch
-from acl_service.domain import Caller, OrganizationView, Project, frozen
+from acl_service.domain import Caller, OrganizationView, Project
 
 PROJECT = "project"
 DASHBOARD = "dashboard"
@@ -321,13 +320,7 @@ class _Request:
     def key_facts(self) -> KeyFacts:
         key = self.caller_.key
         assert key is not None
-        scopes = frozen(key.scopes or ())
-        missing = None
-        for required in self.required_scopes or ():
-            scope_object, _, action = required.partition(":")
-            if not self.engine.scope_present(ScopeFacts(scope_object, action, scopes)):
-                missing = required
-                break
+        scopes, missing = self.engine.key_scopes(key.scopes, self.required_scopes)
         context = self.route.context
         org_context = context in ("project", "project_detail", "org_nested") and self.view is not None
         organization = self.view.organization if self.view is not None else None
@@ -342,9 +335,7 @@ class _Request:
             org_context=org_context,
             org_name=organization.name if organization is not None else "",
             org_id=str(organization.id) if organization is not None else "",
-            key_policy=self.engine.gates(organization.features).key_policy
-            if organization is not None
-            else False,
+            key_policy=self.evaluator.gates.key_policy if self.evaluator is not None else False,
             members_can_use_keys=organization.members_can_use_personal_api_keys if organization else True,
             owner_org_level=self.org_level,
             scoped_teams=bool(key.scoped_teams),
