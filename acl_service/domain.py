@@ -234,15 +234,20 @@ class OrganizationView:
         self.type_object_summaries: dict[tuple[int, str], RowSummary] = {
             k: summarize_rows(v) for k, v in rows_by_type.items()
         }
-        # Who any row or explicit membership names: a user whose membership and roles are named
-        # nowhere has, in every project, the facts of any other such user of the same level.
-        self.named_memberships: frozenset[UUID] = frozen(
-            {row.member_id for group in rows.values() for row in group if row.member_id is not None}
-            | {membership_id for _, membership_id in self.explicit_levels}
-        )
-        self.named_roles: frozenset[UUID] = frozen(
-            row.role_id for group in rows.values() for row in group if row.role_id is not None
-        )
+        # Per project, who its rows and explicit memberships name: a user whose membership and roles
+        # are named nowhere in a project has there the facts of any other such user of their level.
+        named_members: dict[int, set[UUID]] = {}
+        named_roles: dict[int, set[UUID]] = {}
+        for (project_id, _, _), group in rows.items():
+            for row in group:
+                if row.member_id is not None:
+                    named_members.setdefault(project_id, set()).add(row.member_id)
+                elif row.role_id is not None:
+                    named_roles.setdefault(project_id, set()).add(row.role_id)
+        for project_id, membership_id in self.explicit_levels:
+            named_members.setdefault(project_id, set()).add(membership_id)
+        self.named_memberships: dict[int, frozenset[UUID]] = {k: frozen(v) for k, v in named_members.items()}
+        self.named_roles: dict[int, frozenset[UUID]] = {k: frozen(v) for k, v in named_roles.items()}
         self.object_ids_with_rows: dict[tuple[int, str], tuple[str, ...]] = {
             k: tuple(dict.fromkeys(row.resource_id for row in v if row.resource_id is not None))
             for k, v in rows_by_type.items()

@@ -67,12 +67,19 @@ def test_summaries_equal_the_rows_they_summarize(generated: GeneratedOrganizatio
                 roles[role] = roles.get(role, frozenset()) | levels
         assert summary.by_member == members
         assert summary.by_role == roles
-    # Who is named anywhere: what lets users who are named nowhere share their facts.
-    rows = [row for group in view.access_rows.values() for row in group]
-    assert view.named_memberships == {row.member_id for row in rows if row.member_id} | {
-        membership_id for _, membership_id in view.explicit_levels
-    }
-    assert view.named_roles == {row.role_id for row in rows if row.role_id}
+    # Who is named in each project: what lets users named nowhere in a project share its facts.
+    named_members: dict[int, set[uuid.UUID]] = {}
+    named_roles: dict[int, set[uuid.UUID]] = {}
+    for (project_id, _, _), rows in view.access_rows.items():
+        for row in rows:
+            if row.member_id is not None:
+                named_members.setdefault(project_id, set()).add(row.member_id)
+            if row.role_id is not None:
+                named_roles.setdefault(project_id, set()).add(row.role_id)
+    for project_id, membership_id in view.explicit_levels:
+        named_members.setdefault(project_id, set()).add(membership_id)
+    assert view.named_memberships == named_members
+    assert view.named_roles == named_roles
 
 
 def comparable(view: OrganizationView) -> dict[str, Any]:

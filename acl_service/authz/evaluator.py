@@ -28,6 +28,7 @@ from acl_service.authz.facts import (
     ProjectFacts,
     ResourceTypeFacts,
     UserContext,
+    alike_in_project,
     dashboard_facts,
     list_object_facts,
     object_facts,
@@ -67,33 +68,40 @@ class AccessEvaluator:
         self.view = view
         self.users = users
         self.gates = engine.gates(view.organization.features)
-        # Per user, its context and the number of its `alike` class: project and type facts and
-        # decisions are kept per class, so users who read alike share them (`UserContext.alike`).
-        self._users: dict[int, tuple[UserContext, int]] = {}
+        self._users: dict[int, UserContext] = {}
+        # Per (user, project), the user's context and the number of the class of users whose facts
+        # of the project and its types are equal (`alike_in_project`): those facts and decisions
+        # are kept per class, so users who read alike share them.
+        self._alike: dict[tuple[int, int], tuple[UserContext, int]] = {}
         self._classes: dict[Hashable, int] = {}
-        self._project_facts: dict[tuple[int, int, bool], ProjectFacts] = {}
-        self._type_facts: dict[tuple[int, int, str], ResourceTypeFacts] = {}
-        self._projects: dict[tuple[int, int, bool], ProjectDecision] = {}
+        self._project_facts: dict[tuple[int, bool], ProjectFacts] = {}
+        self._type_facts: dict[tuple[int, str], ResourceTypeFacts] = {}
+        self._projects: dict[tuple[int, bool], ProjectDecision] = {}
         self._objects: dict[tuple[int, int, str, str, bool], ObjectDecision] = {}
-        self._types: dict[tuple[int, int, str], ResourceTypeDecision] = {}
+        self._types: dict[tuple[int, str], ResourceTypeDecision] = {}
         self._dashboards: dict[tuple[int, int, str], DashboardDecision] = {}
 
-    def _user(self, user_id: int) -> tuple[UserContext, int]:
+    def user(self, user_id: int) -> UserContext:
         found = self._users.get(user_id)
         if found is None:
-            context = user_context(self.view, self.gates, user_id)
-            alike = self._classes.setdefault(context.alike, len(self._classes))
-            found = self._users[user_id] = (context, alike)
+            found = self._users[user_id] = user_context(self.view, self.gates, user_id)
         return found
 
-    def user(self, user_id: int) -> UserContext:
-        return self._user(user_id)[0]
+    def _in_project(self, user_id: int, project_id: int) -> tuple[UserContext, int]:
+        """The user's context and class number in a project (`self._alike`)."""
+        key = (user_id, project_id)
+        found = self._alike.get(key)
+        if found is None:
+            user = self.user(user_id)
+            alike = (project_id, alike_in_project(self.view, user, project_id))
+            found = self._alike[key] = (user, self._classes.setdefault(alike, len(self._classes)))
+        return found
 
     # -- projects and the organization (§3.4, §3.5) ------------------------------------------------
 
     def project_facts(self, user_id: int, project_id: int, explicit: bool = False) -> ProjectFacts:
-        user, alike = self._user(user_id)
-        key = (alike, project_id, explicit)
+        user, alike = self._in_project(user_id, project_id)
+        key = (alike, explicit)
         found = self._project_facts.get(key)
         if found is None:
             found = self._project_facts[key] = project_facts(
@@ -102,7 +110,7 @@ class AccessEvaluator:
         return found
 
     def project(self, user_id: int, project_id: int, explicit: bool = False) -> ProjectDecision:
-        key = (self._user(user_id)[1], project_id, explicit)
+        key = (self._in_project(user_id, project_id)[1], explicit)
         found = self._projects.get(key)
         if found is None:
             found = self._projects[key] = self.engine.project(
@@ -126,8 +134,8 @@ class AccessEvaluator:
     # -- resource types (§3.6, §3.9) ---------------------------------------------------------------
 
     def resource_type_facts(self, user_id: int, project_id: int, resource: str) -> ResourceTypeFacts:
-        user, alike = self._user(user_id)
-        key = (alike, project_id, resource)
+        user, alike = self._in_project(user_id, project_id)
+        key = (alike, resource)
         found = self._type_facts.get(key)
         if found is None:
             info = self.engine.resource_info(resource)
@@ -135,7 +143,7 @@ class AccessEvaluator:
         return found
 
     def resource_type(self, user_id: int, project_id: int, resource: str) -> ResourceTypeDecision:
-        key = (self._user(user_id)[1], project_id, resource)
+        key = (self._in_project(user_id, project_id)[1], resource)
         found = self._types.get(key)
         if found is None:
             found = self._types[key] = self.engine.resource_type(
@@ -266,13 +274,11 @@ class AccessEvaluator:
         a target get equal answers; None for an object that does not exist.
 
         The first-seen path of every check: the cached facts are read straight from their maps."""
-        user, alike = self._users.get(user_id) or self._user(user_id)
-        project = self._project_facts.get((alike, project_id, False)) or self.project_facts(
-            user_id, project_id
-        )
+        user, alike = self._alike.get((user_id, project_id)) or self._in_project(user_id, project_id)
+        project = self._project_facts.get((alike, False)) or self.project_facts(user_id, project_id)
         if resource is None:
             return project
-        of_type = self._type_facts.get((alike, project_id, resource)) or self.resource_type_facts(
+        of_type = self._type_facts.get((alike, resource)) or self.resource_type_facts(
             user_id, project_id, resource
         )
         if resource_id is None:
@@ -281,7 +287,11 @@ class AccessEvaluator:
             return None
         own = object_facts(self.view, self.gates, user, project, of_type, project_id, resource_id)
         if resource == DASHBOARD:
-            return project, of_type, (own, self.dashboard_facts(user_id, project_id, resource_id))
+            decided = self._projects.get((alike, False)) or self.project(user_id, project_id)
+            legacy = dashboard_facts(
+                self.view, self.gates, user, project_id, resource_id, decided.effective_level
+            )
+            return project, of_type, (own, legacy)
         if resource == INSIGHT:
             return project, of_type, (own, self.insight_facts(user_id, project_id, resource_id))
         return project, of_type, own

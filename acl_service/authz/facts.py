@@ -299,10 +299,6 @@ class UserContext(msgspec.Struct, frozen=True, gc=False):
     user_id: int
     membership: Membership | None
     role_ids: frozenset[UUID]  # role ids whose rows apply (empty unless ROLES_ON)
-    # What the user's project and resource-type facts read of them: the level, and the membership
-    # and roles only where a row or an explicit membership of the view names them. Users with
-    # equal keys have equal project and type facts in every project of the view.
-    alike: tuple[int, UUID | None, frozenset[UUID]]
 
 
 def user_context(view: OrganizationView, gates: Gates, user_id: int) -> UserContext:
@@ -312,11 +308,23 @@ def user_context(view: OrganizationView, gates: Gates, user_id: int) -> UserCont
         if gates.roles_on and membership is not None
         else NOTHING
     )
-    alike: tuple[int, UUID | None, frozenset[UUID]] = (0, None, NOTHING)
-    if membership is not None:
-        named = membership.id if membership.id in view.named_memberships else None
-        alike = (membership.level, named, frozen(role_ids & view.named_roles))
-    return UserContext(user_id=user_id, membership=membership, role_ids=role_ids, alike=alike)
+    return UserContext(user_id=user_id, membership=membership, role_ids=role_ids)
+
+
+AlikeKey = tuple[int, UUID | None, frozenset[UUID]]
+NOT_A_MEMBER: Final[AlikeKey] = (0, None, NOTHING)
+
+
+def alike_in_project(view: OrganizationView, user: UserContext, project_id: int) -> AlikeKey:
+    """What a user's facts of a project and of its resource types read of the user: the level, and
+    the membership and roles only where a row or an explicit membership of that project names
+    them. Users with equal keys have equal project and type facts in the project."""
+    membership = user.membership
+    if membership is None:
+        return NOT_A_MEMBER
+    named = view.named_memberships.get(project_id, NOTHING)
+    roles = frozen(user.role_ids & view.named_roles.get(project_id, NOTHING)) if user.role_ids else NOTHING
+    return membership.level, membership.id if membership.id in named else None, roles
 
 
 def _rows(
