@@ -46,15 +46,18 @@ def frozen(values: Iterable[T]) -> frozenset[T]:
     return found if found else NOTHING
 
 
-class UserRef(msgspec.Struct, frozen=True, gc=False):
-    """What decisions need of a user: who it is and whether it may act."""
+class UserRef(msgspec.Struct, frozen=True, gc=False, cache_hash=True):
+    """What decisions need of a user: who it is and whether it may act.
+
+    Users and keys live in the index and are hashed into every check's memo key: their hashes are
+    kept, rather than recomputed through Python-level `UUID.__hash__` each time."""
 
     id: int
     uuid: UUID
     is_active: bool = True
 
 
-class ApiKeyRef(msgspec.Struct, frozen=True, gc=False):
+class ApiKeyRef(msgspec.Struct, frozen=True, gc=False, cache_hash=True):
     """What decisions need of a personal API key (§3.13); the value itself is never held."""
 
     id: UUID

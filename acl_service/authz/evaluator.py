@@ -233,14 +233,9 @@ class AccessEvaluator:
     # -- dashboards and insights (§3.11) -------------------------------------------------------------
 
     def dashboard_facts(self, user_id: int, project_id: int, dashboard_id: str) -> DashboardFacts:
-        return dashboard_facts(
-            self.view,
-            self.gates,
-            self.user(user_id),
-            project_id,
-            dashboard_id,
-            self.effective_level(user_id, project_id),
-        )
+        user, alike = self._alike.get((user_id, project_id)) or self._in_project(user_id, project_id)
+        decided = self._projects.get((alike, False)) or self.project(user_id, project_id)
+        return dashboard_facts(self.view, self.gates, user, project_id, dashboard_id, decided.effective_level)
 
     def dashboard(self, user_id: int, project_id: int, dashboard_id: str) -> DashboardDecision:
         key = (user_id, project_id, dashboard_id)
@@ -287,11 +282,7 @@ class AccessEvaluator:
             return None
         own = object_facts(self.view, self.gates, user, project, of_type, project_id, resource_id)
         if resource == DASHBOARD:
-            decided = self._projects.get((alike, False)) or self.project(user_id, project_id)
-            legacy = dashboard_facts(
-                self.view, self.gates, user, project_id, resource_id, decided.effective_level
-            )
-            return project, of_type, (own, legacy)
+            return project, of_type, (own, self.dashboard_facts(user_id, project_id, resource_id))
         if resource == INSIGHT:
             return project, of_type, (own, self.insight_facts(user_id, project_id, resource_id))
         return project, of_type, own
