@@ -1,6 +1,6 @@
 """Where a `/v1/check/batch` of 1,000 spends its time: the app in-process, no HTTP server, no client.
 
-    python bench/batch_profile.py [--dsn DSN] [--top 15]
+    python bench/batch_profile.py [--dsn DSN] [--top 15] [--scale 1]
 
 Loads the dataset and draws the workload of bench/decisions.py (same seed), builds the app with
 `create_app`, runs its lifespan and calls it as an ASGI application directly. After a warm-up like
@@ -73,8 +73,14 @@ async def call(app: Any, path: str, body: bytes, *, method: str = "POST", expect
 
 
 async def measure(dsn: str, workload: Workload, top: int) -> None:
+    # Every organization stays loaded, as in bench/decisions.py's S=10 runs (--max-rows 2500000).
     settings = load_settings(
-        {"ACL_DATABASE_URL": dsn, "ACL_SERVICE_TOKENS": f"check:{TOKEN}", "ACL_LOG_LEVEL": "warning"}
+        {
+            "ACL_DATABASE_URL": dsn,
+            "ACL_SERVICE_TOKENS": f"check:{TOKEN}",
+            "ACL_LOG_LEVEL": "warning",
+            "ACL_FACT_INDEX_MAX_ROWS": "2500000",
+        }
     )
     app = create_app(settings)
     async with app.lifespan():
@@ -127,10 +133,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dsn", help="PostgreSQL server for the benchmark database (as bench/decisions.py)")
     parser.add_argument("--top", type=int, default=15, help="functions listed by their own time")
+    parser.add_argument("--scale", type=float, default=1.0, help="dataset scale, as bench/decisions.py's")
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
         server_url = server_dsn(args.dsn, stack)
-        with benchmark_database(server_url, keep=False) as (dsn, workload):
+        with benchmark_database(server_url, keep=False, scale=args.scale) as (dsn, workload):
             asyncio.run(measure(dsn, workload, args.top))
     return 0
 
