@@ -38,6 +38,7 @@ from acl_service.authz.facts import (
     dashboard_facts,
     object_facts,
     project_facts,
+    resource_type_facts,
     user_context,
 )
 from acl_service.authz.routes import RouteTable
@@ -156,7 +157,8 @@ def gather(engine: PolicyEngine, question: Question) -> Decision:
     user = user_context(view, gates, user_id)
     project = project_facts(view, gates, user, project_id)
     info = engine.resource_info(stored.resource)
-    obj = object_facts(view, gates, user, project_id, info, stored.resource_id)
+    of_type = resource_type_facts(view, gates, user, project_id, info)
+    obj = object_facts(view, gates, user, project, of_type, project_id, stored.resource_id)
     dashboard = None
     if stored.resource == "dashboard":
         effective = engine.project(project).effective_level
