@@ -6,6 +6,7 @@ digest; the value itself is never stored.
 """
 
 import hmac
+from collections.abc import Mapping
 from typing import Final
 from uuid import UUID
 
@@ -20,8 +21,9 @@ ACTING_USER_HEADER: Final = "X-Acting-User"
 INVALID_KEY: Final = "Personal API key found in request Authorization header is invalid."
 
 
-def bearer_token(headers: Headers) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header; None when absent."""
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header; None when absent. `headers` is
+    Litestar's (case-insensitive) or any mapping with the name in lowercase."""
     value = headers.get("authorization")
     if value is None:
         return None
@@ -87,7 +89,7 @@ def active_or_raise(user: UserRef | None) -> UserRef:
     return user
 
 
-def authenticate_decision(headers: Headers, tokens: tuple[ServiceToken, ...]) -> str:
+def authenticate_decision(headers: Mapping[str, str], tokens: tuple[ServiceToken, ...]) -> str:
     """§5.1 for `/v1/…`: admin and check tokens may ask; personal API keys may not. Returns the role."""
     token = bearer_token(headers)
     if token is None:

@@ -16,7 +16,6 @@ import time
 from typing import Any, Final
 
 import msgspec
-from litestar.datastructures import Headers
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
@@ -61,7 +60,7 @@ def answer_from_memory(scope: Scope, raw: bytes) -> bytes | None:
         app_state = AppState.of(state)
         index = app_state.index
         record_revision(scope, index.applied_revision)
-        authenticate_decision(Headers.from_scope(scope), app_state.settings.service_tokens)
+        authenticate_decision(authorization_of(scope), app_state.settings.service_tokens)
         decider = decider_of(state, app_state)
         body = decode_body(raw, CheckRequest)
         if body.min_revision is not None:
@@ -75,6 +74,15 @@ def answer_from_memory(scope: Scope, raw: bytes) -> bytes | None:
         return None  # the handler raises it again, and answers it
     record_revision(scope, facts.revision)
     return msgspec.json.encode(answer_check(state, decider, facts, body, target, action, started))
+
+
+def authorization_of(scope: Scope) -> dict[str, str]:
+    """The request's `Authorization` header alone: all that authentication reads, without building
+    Litestar's header map (a tenth of the fast path's time)."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return {"authorization": value.decode("latin-1")}
+    return {}
 
 
 async def read_body(receive: Receive) -> tuple[bytes, bool]:
