@@ -10,9 +10,11 @@ from typing import Any
 
 import asyncpg
 import msgspec
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from acl_service.api import check_fast_path
 from acl_service.api.check_fast_path import answer_from_memory
 from tests.fixtures.app import CHECK_TOKEN, check_headers
 from tests.fixtures.seed import Seed, World
@@ -153,3 +155,21 @@ async def test_fast_answers_are_counted_as_the_checks_route(
     lines = (await client.get("/metrics", headers=check_headers())).text.splitlines()
     assert 'acl_requests_total{endpoint="/v1/check",status="200"} 4' in lines
     assert 'acl_decisions_total{endpoint="check",allowed="true"} 4' in lines
+
+
+async def test_an_unexpected_error_on_the_fast_path_is_handed_to_the_handler(
+    client: Client, seed: Seed, db_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = await seed.spec_world()
+    body = {"user": str(world["alice"].uuid), "project_id": 1, "action": "read"}
+    handled = await client.post(
+        "/v1/check", json={**body, "min_revision": await current_revision(db_pool)}, headers=check_headers()
+    )
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("a defect on the fast path")
+
+    monkeypatch.setattr(check_fast_path, "answer_check", broken)
+    fast = await client.post("/v1/check", json=body, headers=check_headers())
+    assert fast.status_code == 200
+    assert fast.json() == handled.json()
